@@ -1,0 +1,135 @@
+"""pytest entry point of pytest-memento: options, hooks and fixtures.
+
+A switchboard: every hook is a few lines that hand off to the pure modules
+(:mod:`.matrix`, :mod:`.session`, :mod:`.store`) or to :mod:`.runner`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from . import runner
+from .matrix import CASE_ARG, Config, MatrixError, argnames_for, specs_of
+from .session import CACHED, MementoSession, SettingsError, resolve_settings
+
+SESSION_KEY = runner.SESSION_KEY
+
+HELP_DIR = "Where results and checkpoints live (default: .memento under rootdir; env MEMENTO_DIR)."
+HELP_RERUN = "Run every configuration again and replace stored results."
+HELP_CACHED_ONLY = "Run nothing: report stored configurations, skip the rest as not cached."
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("memento", "pytest-memento: cached experiment grids")
+    group.addoption("--memento-dir", dest="memento_dir", metavar="PATH", default=None, help=HELP_DIR)
+    group.addoption("--memento-rerun", dest="memento_rerun", action="store_true", help=HELP_RERUN)
+    group.addoption("--memento-cached-only", dest="memento_cached_only", action="store_true", help=HELP_CACHED_ONLY)
+    parser.addini("memento_dir", HELP_DIR + " Relative to rootdir.", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    try:
+        settings = resolve_settings(
+            cli_dir=workerinput.get("memento_dir", config.option.memento_dir),
+            ini_dir=str(config.getini("memento_dir")),
+            env=os.environ,
+            rootdir=config.rootpath,
+            invocation_dir=config.invocation_params.dir,
+            rerun=config.option.memento_rerun,
+            cached_only=config.option.memento_cached_only,
+        )
+    except SettingsError as exc:
+        raise pytest.UsageError(f"pytest-memento: {exc}") from None
+    cache = getattr(config, "cache", None)
+    last_failed: dict[str, Any] = cache.get("cache/lastfailed", {}) if cache is not None else {}
+    config.stash[SESSION_KEY] = MementoSession(
+        settings,
+        rootdir=config.rootpath,
+        last_failed=last_failed.__contains__,
+        worker=workerinput.get("workerid", "main"),
+    )
+    config.pluginmanager.register(runner.ReportObserver(config.stash[SESSION_KEY]), "memento-observer")
+    if config.pluginmanager.hasplugin("xdist"):
+        from .xdist import XdistGlue
+
+        config.pluginmanager.register(XdistGlue(config.stash[SESSION_KEY]), "memento-xdist")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str, obj: object) -> pytest.Collector | None:
+    # A bad matrix is a collection error of its own experiment only.
+    return runner.expand_or_error(collector, name, obj)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if not specs_of(metafunc.function):
+        return
+    experiment, cases = runner.expanded(metafunc.config, metafunc.definition.path, metafunc.function)
+    try:
+        argnames = argnames_for(cases, metafunc.fixturenames, experiment)
+    except MatrixError as exc:
+        raise pytest.Collector.CollectError(str(exc)) from None
+    metafunc.parametrize(argnames, runner.param_sets(cases, argnames, experiment))
+
+
+@pytest.fixture(name=CASE_ARG)
+def _memento_case() -> None:
+    """Hidden: parametrized by @memento.matrix with each configuration."""
+    raise pytest.UsageError("pytest-memento: the matrix case fixture is only set by @memento.matrix")
+
+
+@pytest.fixture(name="config")
+def memento_config() -> Config:
+    """The configuration of a ``@memento.matrix`` experiment item: a read-only
+    mapping of its parameters and settings with attribute access
+    (``config.seed`` or ``config["seed"]``)."""
+    pytest.fail("the 'config' fixture only exists in @memento.matrix experiments", pytrace=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    return runner.protocol(item, nextitem)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    runner.check_setup(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    return runner.call(pyfuncitem)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    return runner.annotate(item, report)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    yield
+    runner.store_if_passed(item)
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    info = getattr(report, "memento", None)
+    if info and info.get("cached") and report.when == "call" and report.passed:
+        return CACHED, "c", "CACHED"
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_json_runtest_metadata(item: pytest.Item, call: pytest.CallInfo[None]) -> dict[str, Any]:
+    """pytest-json-report: every matrix item's metadata holds its memento info."""
+    return runner.json_metadata(item, call.when)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    runner.terminal_summary(terminalreporter, config.stash[SESSION_KEY])

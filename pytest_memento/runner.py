@@ -1,0 +1,353 @@
+"""What happens to one matrix item: decide, run or report from the store,
+capture the return value, store it when the item passed.
+
+The pytest glue behind the hooks in :mod:`.plugin`; decisions and records
+come from :mod:`.session`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .hashing import config_key, jsonable_mapping
+from .matrix import CASE_ARG, Case, MatrixError, expand, specs_of
+from .session import CACHED, NOT_CACHED, RUN, Decision, MementoSession, build_record, metrics_of
+
+SESSION_KEY = pytest.StashKey[MementoSession]()
+DECISION_KEY = pytest.StashKey[Decision]()
+RESULT_KEY = pytest.StashKey[Any]()
+STARTED_KEY = pytest.StashKey[float]()
+PHASES_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
+CONFIG_JSON_KEY = pytest.StashKey[dict[str, Any]]()
+INVALID_KEY = pytest.StashKey[str]()
+EXPANDED_KEY = pytest.StashKey[dict[Any, tuple[str, list[Case]]]]()
+
+_SKIP_MARKS = ("skip", "skipif", "xfail")
+
+
+class MatrixErrorCollector(pytest.Collector):
+    """Stands for an experiment whose matrix is invalid: collecting it
+    reports the problem, without a traceback from inside the plugin."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        raise self.CollectError(self.message)
+
+
+def _experiment_of(config: pytest.Config, path: Path, func: Any) -> str:
+    return config.stash[SESSION_KEY].experiment_id(path, func.__qualname__)
+
+
+def expand_or_error(collector: pytest.Collector, name: str, obj: object) -> pytest.Collector | None:
+    """Expand a matrix function early; None lets pytest collect it as usual."""
+    try:
+        specs = specs_of(obj)
+    except Exception:  # an object whose attribute access raises
+        return None
+    if not specs:
+        return None
+    experiment = _experiment_of(collector.config, collector.path, obj)
+    try:
+        cases = expand(experiment, specs)
+    except MatrixError as exc:
+        return MatrixErrorCollector.from_parent(collector, name=name, message=str(exc))
+    collector.config.stash.setdefault(EXPANDED_KEY, {})[obj] = (experiment, cases)
+    return None
+
+
+def expanded(config: pytest.Config, path: Path, func: Any) -> tuple[str, list[Case]]:
+    """The expansion made by :func:`expand_or_error` (or a fresh one)."""
+    cache = config.stash.setdefault(EXPANDED_KEY, {})
+    found = cache.pop(func, None)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    experiment = _experiment_of(config, path, func)
+    try:
+        return experiment, expand(experiment, specs_of(func))
+    except MatrixError as exc:
+        raise pytest.Collector.CollectError(str(exc)) from None
+
+
+def param_sets(cases: Sequence[Case], argnames: Sequence[str], experiment: str) -> list[Any]:
+    """One ``pytest.param`` per case, carrying the values of ``argnames``."""
+    params = []
+    for case in cases:
+        case.experiment = experiment
+        case.key = config_key(experiment, case.encoded, case.version)
+        values: list[Any] = [case]
+        for name in argnames[1:]:
+            if name == "config":
+                values.append(case.config)
+            else:
+                values.append(case.params[name] if name in case.params else case.settings[name])
+        params.append(pytest.param(*values, id=case.id, marks=case.marks))
+    return params
+
+
+def case_of(item: pytest.Item) -> Case | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    case = callspec.params.get(CASE_ARG)
+    return case if isinstance(case, Case) else None
+
+
+def _foreign_parameters(item: pytest.Item, case: Case) -> list[str]:
+    ours = {CASE_ARG, "config", *case.params, *case.settings}
+    return [name for name in item.callspec.params if name not in ours]  # type: ignore[attr-defined]
+
+
+def protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """Decide for a matrix item; report cached ones without running them."""
+    case = case_of(item)
+    if case is None:
+        return None
+    foreign = _foreign_parameters(item, case)
+    if foreign:
+        item.stash[INVALID_KEY] = (
+            f"pytest-memento: {case.experiment} is also parametrized over {', '.join(foreign)} "
+            "outside @memento.matrix, so its results cannot be keyed; make those matrix parameters"
+        )
+        return None
+    decision = item.config.stash[SESSION_KEY].decide(case, item.nodeid)
+    item.stash[DECISION_KEY] = decision
+    if decision.action == RUN or any(next(item.iter_markers(name), None) for name in _SKIP_MARKS):
+        return None
+    _report_without_running(item, nextitem, decision)
+    return True
+
+
+def _report(item: pytest.Item, keywords: dict[str, int], when: str, outcome: str = "passed", longrepr: Any = None, **extra: Any) -> pytest.TestReport:
+    now = time.time()
+    return pytest.TestReport(
+        item.nodeid,
+        item.location,
+        keywords,
+        outcome,  # type: ignore[arg-type]
+        longrepr,
+        when,  # type: ignore[arg-type]
+        duration=0.0,
+        start=now,
+        stop=now,
+        user_properties=item.user_properties,
+        **extra,
+    )
+
+
+def _teardown_previous(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Tear down what earlier items set up and ``nextitem`` does not need.
+
+    Only pytest's own runner teardown is called: other plugins' teardown
+    hooks expect their setup hooks to have run, and for this item none did.
+    """
+    builtin = item.config.pluginmanager.get_plugin("runner")
+    teardown = getattr(builtin, "pytest_runtest_teardown", None)
+    if teardown is None:  # pragma: no cover - pytest always has it
+        return None
+    info = pytest.CallInfo.from_call(lambda: teardown(item=item, nextitem=nextitem), "teardown")
+    if info.excinfo is None:
+        return None
+    return str(info.excinfo.getrepr(style="short"))
+
+
+def _report_without_running(item: pytest.Item, nextitem: pytest.Item | None, decision: Decision) -> None:
+    """Report a cached (or, with --memento-cached-only, a skipped)
+    configuration: no fixture is set up, the function is not called."""
+    ihook = item.ihook
+    ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    keywords = {name: 1 for name in item.keywords}
+    case = case_of(item)
+    assert case is not None
+    info = _info(item, case, decision, 0.0)
+    extra: dict[str, Any] = {"memento": info}
+    if item.config.pluginmanager.hasplugin("json-report") or item.config.pluginmanager.hasplugin("pytest_jsonreport"):
+        extra["_json_report_extra"] = {"metadata": {"memento": info}}
+    if decision.action == NOT_CACHED:
+        skip = (os.fspath(item.path), item.location[1] + 1, f"Skipped: {decision.reason}")
+        ihook.pytest_runtest_logreport(report=_report(item, keywords, "setup", "skipped", skip, **extra))
+    else:
+        ihook.pytest_runtest_logreport(report=_report(item, keywords, "setup"))
+        ihook.pytest_runtest_logreport(report=_report(item, keywords, "call", **extra))
+    failure = _teardown_previous(item, nextitem)
+    outcome = "passed" if failure is None else "failed"
+    ihook.pytest_runtest_logreport(report=_report(item, keywords, "teardown", outcome, failure))
+    ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+
+
+def check_setup(item: pytest.Item) -> None:
+    problem = item.stash.get(INVALID_KEY, None)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+
+
+@functools.cache
+def _signature_names(func: Callable[..., Any]) -> tuple[str, ...]:
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = inspect.signature(func).parameters.values()
+    return tuple(p.name for p in parameters if p.kind in kinds and p.default is p.empty)
+
+
+def _call_names(obj: Callable[..., Any]) -> tuple[str, ...]:
+    func = getattr(obj, "__func__", obj)
+    names = _signature_names(func)
+    return names[1:] if func is not obj else names
+
+
+def call(item: pytest.Function) -> bool | None:
+    """Call a matrix function and keep its return value (no
+    ``PytestReturnNotNoneWarning``: returning the result is the point)."""
+    decision = item.stash.get(DECISION_KEY, None)
+    if decision is None:
+        return None
+    if decision.action != RUN:
+        return True
+    func = item.obj
+    kwargs = {name: item.funcargs[name] for name in _call_names(func)}
+    item.stash[STARTED_KEY] = time.time()
+    result = func(**kwargs)
+    if inspect.isawaitable(result) or inspect.isasyncgen(result) or inspect.isgenerator(result):
+        if hasattr(result, "close"):
+            result.close()
+        pytest.fail(f"{item.name}: experiments must be plain functions (not async or generators)", pytrace=False)
+    item.stash[RESULT_KEY] = result
+    return True
+
+
+def _info(item: pytest.Item, case: Case, decision: Decision, duration: float) -> dict[str, Any]:
+    config_json = item.stash.get(CONFIG_JSON_KEY, None)
+    if config_json is None:
+        config_json = item.stash[CONFIG_JSON_KEY] = jsonable_mapping(case.config)
+    if decision.entry is not None:
+        metrics = dict(decision.entry.metrics)
+        duration = decision.entry.duration
+    else:
+        metrics = metrics_of(item.stash.get(RESULT_KEY, None))
+    return {
+        "key": case.key,
+        "experiment": case.experiment,
+        "test_id": case.id,
+        "config": config_json,
+        "parameters": list(case.params),
+        "metrics": metrics,
+        "cached": decision.action == CACHED,
+        "reason": decision.reason,
+        "duration": duration,
+        "problems": list(decision.problems),
+    }
+
+
+def _wants_info(when: str, passed: bool, decision: Decision) -> bool:
+    return when == "call" or (when == "setup" and (not passed or decision.action == NOT_CACHED))
+
+
+def annotate(item: pytest.Item, report: pytest.TestReport) -> pytest.TestReport:
+    """Remember each phase's report; put the memento info on the one that
+    says how the configuration went (JSON-safe: it crosses to xdist)."""
+    decision = item.stash.get(DECISION_KEY, None)
+    if decision is None:
+        return report
+    phases = item.stash.setdefault(PHASES_KEY, {})
+    phases[report.when] = report
+    case = case_of(item)
+    if case is not None and _wants_info(report.when, report.passed, decision):
+        report.memento = _info(item, case, decision, report.duration)  # type: ignore[attr-defined]
+    return report
+
+
+def json_metadata(item: pytest.Item, call: pytest.CallInfo[None]) -> dict[str, Any]:
+    decision = item.stash.get(DECISION_KEY, None)
+    case = case_of(item)
+    if decision is None or case is None or not _wants_info(call.when, call.excinfo is None, decision):
+        return {}
+    return {"memento": _info(item, case, decision, call.duration)}
+
+
+def store_if_passed(item: pytest.Item) -> None:
+    """After a clean teardown: store the result of a configuration whose
+    setup and call passed. Failed, errored and interrupted ones never are."""
+    decision = item.stash.get(DECISION_KEY, None)
+    if decision is None or decision.action != RUN or RESULT_KEY not in item.stash:
+        return
+    result = item.stash[RESULT_KEY]
+    del item.stash[RESULT_KEY]
+    phases = item.stash.get(PHASES_KEY, {})
+    setup, called = phases.get("setup"), phases.get("call")
+    case = case_of(item)
+    if case is None or setup is None or called is None or not (setup.passed and called.passed):
+        return
+    session = item.config.stash[SESSION_KEY]
+    import cloudpickle
+
+    try:
+        payload = cloudpickle.dumps(result, protocol=5)
+    except Exception as exc:
+        pytest.fail(
+            f"pytest-memento: the return value of {item.name} cannot be pickled, so nothing was stored: {exc!r}",
+            pytrace=False,
+        )
+    record = build_record(
+        case=case,
+        experiment=case.experiment,
+        nodeid=item.nodeid,
+        metrics=metrics_of(result),
+        started=item.stash.get(STARTED_KEY, time.time()),
+        duration=called.duration,
+        worker=session.worker,
+    )
+    try:
+        session.store.put(case.key, record, payload)
+    except OSError as exc:
+        pytest.fail(
+            f"pytest-memento: could not store the result of {item.name} in {session.store.root}: {exc}",
+            pytrace=False,
+        )
+
+
+class ReportObserver:
+    """Keeps the run log from reports (on the xdist controller too)."""
+
+    def __init__(self, session: MementoSession) -> None:
+        self.session = session
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        info = getattr(report, "memento", None)
+        rows = self.session.log.rows
+        if info is None:
+            if report.when == "teardown" and report.failed and report.nodeid in rows:
+                rows[report.nodeid]["outcome"] = "error"
+            return
+        if info.get("cached") and report.passed:
+            outcome = CACHED
+        elif report.when == "setup" and report.failed:
+            outcome = "error"
+        else:
+            outcome = report.outcome
+        self.session.log.record(report.nodeid, info, outcome)
+
+
+def terminal_summary(reporter: pytest.TerminalReporter, session: MementoSession) -> None:
+    log = session.log
+    if (not log.rows and not log.problems) or reporter.verbosity < -1:
+        return
+    reporter.write_sep("-", "memento")
+    counts = log.counts()
+    order = ["passed", CACHED, "failed", "error", "skipped"]
+    parts = [f"{counts[name]} {'ran' if name == 'passed' else name}" for name in order if counts.get(name)]
+    parts += [f"{n} {name}" for name, n in counts.items() if name not in order]
+    reporter.write_line(f"{len(log.rows)} configurations: {', '.join(parts)}; store: {session.describe_store()}")
+    reasons = log.reasons()
+    if reasons:
+        reporter.write_line("ran because: " + ", ".join(f"{reason} ({n})" for reason, n in reasons.items()))
+    for problem in log.problems:
+        reporter.write_line(f"warning: {problem}", yellow=True)

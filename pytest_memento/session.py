@@ -1,0 +1,254 @@
+"""Settings of a run, run/cache decisions, stored records and the run log.
+
+The plugin hands this module plain values (option values, ini strings,
+environment, paths), so everything here is testable without pytest.
+"""
+
+from __future__ import annotations
+
+import getpass
+import numbers
+import os
+import platform
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .hashing import jsonable, jsonable_mapping
+from .matrix import Case
+from .store import Entry, ResultStore, StoreError, ensure_store_dir
+
+__all__ = [
+    "Decision",
+    "MementoSession",
+    "Settings",
+    "SettingsError",
+    "build_record",
+    "metrics_of",
+    "resolve_settings",
+]
+
+RUN = "run"
+CACHED = "cached"
+NOT_CACHED = "not-cached"
+
+
+class SettingsError(Exception):
+    """An option, ini key or environment variable has a bad value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    store_dir: Path
+    rerun: bool = False
+    cached_only: bool = False
+
+
+def _truthy(text: str, where: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{where}: expected true or false, got {text!r}")
+
+
+def resolve_settings(
+    *,
+    cli_dir: str | None,
+    ini_dir: str,
+    env: Mapping[str, str],
+    rootdir: Path,
+    invocation_dir: Path,
+    rerun: bool,
+    cached_only: bool,
+) -> Settings:
+    """Resolve the store directory: command line (relative to where pytest
+    was invoked), then ``MEMENTO_DIR``, then ini ``memento_dir`` (relative to
+    rootdir), then ``<rootdir>/.memento``."""
+    if rerun and cached_only:
+        raise SettingsError("--memento-rerun and --memento-cached-only contradict each other; give one")
+    if cli_dir is not None:
+        if not cli_dir.strip():
+            raise SettingsError("--memento-dir: empty path")
+        where, store_dir = "--memento-dir", invocation_dir / os.path.expanduser(cli_dir)
+    elif env.get("MEMENTO_DIR", "").strip():
+        where, store_dir = "MEMENTO_DIR", invocation_dir / os.path.expanduser(env["MEMENTO_DIR"])
+    elif ini_dir.strip():
+        where, store_dir = "memento_dir (ini)", rootdir / os.path.expanduser(ini_dir)
+    else:
+        where, store_dir = "default store", rootdir / ".memento"
+    store_dir = Path(os.path.normpath(store_dir))
+    try:
+        ensure_store_dir(store_dir)
+    except StoreError as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+    return Settings(store_dir=store_dir, rerun=rerun, cached_only=cached_only)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one configuration, and why."""
+
+    action: str  # RUN, CACHED or NOT_CACHED
+    reason: str
+    entry: Entry | None = None
+    problems: tuple[str, ...] = ()
+
+
+def metrics_of(result: Any) -> dict[str, int | float]:
+    """Top-level real numbers (not bools) of a returned mapping."""
+    if not isinstance(result, Mapping):
+        return {}
+    metrics: dict[str, int | float] = {}
+    for name, value in result.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            continue
+        if type(value).__name__ == "bool_":  # numpy.bool_ is not a metric either
+            continue
+        number = int(value) if isinstance(value, numbers.Integral) else float(value)
+        metrics[str(name)] = number
+    return metrics
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
+
+
+_HOST: dict[str, str] = {}
+
+
+def environment_record() -> dict[str, str]:
+    """Where a result was computed (cached per process)."""
+    if not _HOST:
+        _HOST.update(
+            python=platform.python_version(),
+            implementation=platform.python_implementation(),
+            platform=platform.platform(),
+            host=socket.gethostname(),
+            user=_user(),
+        )
+    return dict(_HOST)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user database entry (containers)
+        return ""
+
+
+def build_record(
+    *,
+    case: Case,
+    experiment: str,
+    nodeid: str,
+    metrics: Mapping[str, Any],
+    started: float,
+    duration: float,
+    worker: str,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The metadata stored beside a result: readable without unpickling."""
+    record = {
+        "experiment": experiment,
+        "nodeid": nodeid,
+        "test_id": case.id,
+        "config": jsonable_mapping(case.config),
+        "parameters": list(case.params),
+        "settings": list(case.settings),
+        "version": jsonable(case.version),
+        "status": "passed",
+        "metrics": dict(metrics),
+        "started": _utc(started),
+        "finished": _utc(started + duration),
+        "duration": round(duration, 6),
+        "worker": worker,
+        "environment": environment_record(),
+    }
+    if extra:
+        record.update(extra)
+    return record
+
+
+@dataclass
+class RunLog:
+    """What happened to each matrix configuration in this run (controller)."""
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def record(self, nodeid: str, info: Mapping[str, Any], outcome: str) -> None:
+        row = dict(self.rows.get(nodeid, {}))
+        row.update(info)
+        row["nodeid"] = nodeid
+        row["outcome"] = outcome
+        self.rows[nodeid] = row
+        for problem in info.get("problems", ()):
+            if problem not in self.problems:
+                self.problems.append(problem)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.rows.values():
+            counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+        return counts
+
+    def reasons(self) -> dict[str, int]:
+        reasons: dict[str, int] = {}
+        for row in self.rows.values():
+            if row["outcome"] != CACHED and row.get("reason"):
+                reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+        return reasons
+
+
+class MementoSession:
+    """Per-process state: settings, the store and this process's decisions."""
+
+    def __init__(self, settings: Settings, *, rootdir: Path, last_failed: Callable[[str], bool], worker: str = "master") -> None:
+        self.settings = settings
+        self.rootdir = rootdir
+        self.worker = worker
+        self._last_failed = last_failed
+        self._problems: list[str] = []
+        self.store = ResultStore(settings.store_dir, on_problem=self._problems.append)
+        self.log = RunLog()
+
+    def take_problems(self) -> list[str]:
+        """Problems met since the last call (to ride on the next report)."""
+        problems, self._problems[:] = list(self._problems), []
+        return problems
+
+    def experiment_id(self, module_path: Path, qualname: str) -> str:
+        """``<rootdir-relative posix path>::<qualname>``: no absolute paths,
+        so a copied or moved project keeps its keys."""
+        try:
+            relative = module_path.relative_to(self.rootdir)
+        except ValueError:
+            relative = Path(os.path.relpath(module_path, self.rootdir))
+        return f"{relative.as_posix()}::{qualname}"
+
+    def decide(self, case: Case, nodeid: str) -> Decision:
+        if self.settings.rerun:
+            return Decision(RUN, "--memento-rerun")
+        entry = self.store.get(case.key)
+        problems = tuple(self.take_problems())
+        if entry is not None:
+            return Decision(CACHED, "stored", entry)
+        if self.settings.cached_only:
+            return Decision(NOT_CACHED, "not cached", problems=problems)
+        if problems:
+            return Decision(RUN, "stored entry unreadable", problems=problems)
+        if self._last_failed(nodeid):
+            return Decision(RUN, "last run failed")
+        return Decision(RUN, "new configuration")
+
+    def describe_store(self) -> str:
+        try:
+            return os.path.relpath(self.settings.store_dir)
+        except ValueError:  # other drive on Windows
+            return str(self.settings.store_dir)
+
