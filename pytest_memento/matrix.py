@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 from .hashing import UnstableValueError, encode, encode_config, qualified_name
 
 __all__ = [
-    "CASE_ARG",
     "MATRICES_ATTR",
     "Case",
     "Config",
@@ -36,10 +35,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Attribute holding the specs on a decorated function.
 MATRICES_ATTR = "__memento_matrices__"
-#: Hidden argument every matrix item is parametrized over.
-CASE_ARG = "_memento_case"
 #: Names a parameter or setting may not take.
-RESERVED = frozenset({"config", "checkpoint", "request", CASE_ARG})
+RESERVED = frozenset({"config", "checkpoint", "request"})
 #: Largest grid we agree to expand (before exclusion).
 MAX_GRID = 2_000_000
 #: Longest string used verbatim in an id.
@@ -173,23 +170,9 @@ def matrix(
         setattr(func, MATRICES_ATTR, (spec, *previous))
         # Collected by pytest whatever its name (pytest honours __test__).
         func.__test__ = True  # type: ignore[attr-defined]
-        if not previous:
-            func = _use_case_fixture(func)
         return func
 
     return decorate
-
-
-def _use_case_fixture(func: F) -> F:
-    """Put the hidden case argument in the function's fixture closure, so
-    the plugin can parametrize it even when the function asks for nothing.
-    pytest is imported here, lazily: this module stays usable without it."""
-    try:
-        import pytest
-    except ImportError:  # pragma: no cover - pytest is a dependency
-        return func
-    marked: F = pytest.mark.usefixtures(CASE_ARG)(func)
-    return marked
 
 
 def specs_of(obj: object) -> tuple[MatrixSpec, ...]:
@@ -480,11 +463,9 @@ class _Expander:
 
 
 def argnames_for(cases: Sequence[Case], requested: Sequence[str], experiment: str) -> list[str]:
-    """Names to parametrize: the hidden case, then ``config`` and every
-    parameter or setting the function (or one of its fixtures) asks for."""
-    names = [CASE_ARG]
-    if "config" in requested:
-        names.append("config")
+    """Names to parametrize: ``config`` and every parameter or setting that
+    the function (or one of its fixtures) asks for."""
+    names = ["config"] if "config" in requested else []
     defined: dict[str, None] = {}
     for case in cases:
         defined.update(dict.fromkeys(case.params))
@@ -499,6 +480,11 @@ def argnames_for(cases: Sequence[Case], requested: Sequence[str], experiment: st
                     f"[{case.id}] does not define; use config.get({name!r}) instead"
                 )
         names.append(name)
+    if not names:
+        raise MatrixError(
+            f"{experiment}: the function asks for none of its configuration; "
+            f"add a 'config' argument (or one named after a parameter: {', '.join(defined)})"
+        )
     return names
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from . import runner
-from .matrix import CASE_ARG, Config, MatrixError, argnames_for, specs_of
+from .matrix import Config, MatrixError, argnames_for, specs_of
 from .session import CACHED, MementoSession, SettingsError, resolve_settings
 
 SESSION_KEY = runner.SESSION_KEY
@@ -53,6 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
         last_failed=last_failed.__contains__,
         worker=workerinput.get("workerid", "main"),
     )
+    config.stash[SESSION_KEY].json_report = bool(getattr(config.option, "json_report", False))
     config.pluginmanager.register(runner.ReportObserver(config.stash[SESSION_KEY]), "memento-observer")
     if config.pluginmanager.hasplugin("xdist"):
         from .xdist import XdistGlue
@@ -74,13 +75,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         argnames = argnames_for(cases, metafunc.fixturenames, experiment)
     except MatrixError as exc:
         raise pytest.Collector.CollectError(str(exc)) from None
-    metafunc.parametrize(argnames, runner.param_sets(cases, argnames, experiment))
+    values, ids = runner.param_sets(metafunc, cases, argnames, experiment)
+    metafunc.parametrize(argnames, values, ids=ids)
 
 
-@pytest.fixture(name=CASE_ARG)
-def _memento_case() -> None:
-    """Hidden: parametrized by @memento.matrix with each configuration."""
-    raise pytest.UsageError("pytest-memento: the matrix case fixture is only set by @memento.matrix")
+def pytest_itemcollected(item: pytest.Item) -> None:
+    runner.attach_case(item)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    runner.forget_expansions(session.config)
 
 
 @pytest.fixture(name="config")
@@ -133,3 +137,12 @@ def pytest_json_runtest_metadata(item: pytest.Item, call: pytest.CallInfo[None])
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
     runner.terminal_summary(terminalreporter, config.stash[SESSION_KEY])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    runner.flush_store(session.config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    runner.close_store(config)

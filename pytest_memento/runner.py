@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import pickle
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from .hashing import config_key, jsonable_mapping
-from .matrix import CASE_ARG, Case, MatrixError, expand, specs_of
+from .matrix import Case, MatrixError, expand, specs_of
 from .session import CACHED, NOT_CACHED, RUN, Decision, MementoSession, build_record, metrics_of
 
 SESSION_KEY = pytest.StashKey[MementoSession]()
@@ -28,6 +29,9 @@ STARTED_KEY = pytest.StashKey[float]()
 PHASES_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
 CONFIG_JSON_KEY = pytest.StashKey[dict[str, Any]]()
 INVALID_KEY = pytest.StashKey[str]()
+METRICS_KEY = pytest.StashKey[dict[str, Any]]()
+CASE_KEY = pytest.StashKey[Case]()
+REGISTRY_KEY = pytest.StashKey[dict[str, tuple[str, list[Case]]]]()
 EXPANDED_KEY = pytest.StashKey[dict[Any, tuple[str, list[Case]]]]()
 
 _SKIP_MARKS = ("skip", "skipif", "xfail")
@@ -79,32 +83,59 @@ def expanded(config: pytest.Config, path: Path, func: Any) -> tuple[str, list[Ca
         raise pytest.Collector.CollectError(str(exc)) from None
 
 
-def param_sets(cases: Sequence[Case], argnames: Sequence[str], experiment: str) -> list[Any]:
-    """One ``pytest.param`` per case, carrying the values of ``argnames``."""
-    params = []
+def param_sets(metafunc: pytest.Metafunc, cases: Sequence[Case], argnames: Sequence[str], experiment: str) -> tuple[list[Any], list[str]]:
+    """Values of ``argnames`` for each case, and the ids (``pytest.param``
+    only where a case carries marks: it is the costly part at 100k items).
+
+    The cases are remembered per definition, so each collected item finds
+    its case from the index of its parameter set (no hidden fixture, which
+    would cost a fixture set-up per item)."""
+    values: list[Any] = []
+    ids: list[str] = []
+    single = len(argnames) == 1
     for case in cases:
         case.experiment = experiment
         case.key = config_key(experiment, case.encoded, case.version)
-        values: list[Any] = [case]
-        for name in argnames[1:]:
-            if name == "config":
-                values.append(case.config)
-            else:
-                values.append(case.params[name] if name in case.params else case.settings[name])
-        params.append(pytest.param(*values, id=case.id, marks=case.marks))
-    return params
+        row = [
+            case.config if name == "config" else case.params[name] if name in case.params else case.settings[name]
+            for name in argnames
+        ]
+        if case.marks:
+            values.append(pytest.param(*row, marks=case.marks))
+        else:
+            values.append(row[0] if single else tuple(row))
+        ids.append(case.id)
+    registry = metafunc.config.stash.setdefault(REGISTRY_KEY, {})
+    registry[metafunc.definition.nodeid] = (argnames[0], list(cases))
+    return values, ids
+
+
+def attach_case(item: pytest.Item) -> None:
+    """Give a collected matrix item its case (in ``item.stash``)."""
+    callspec = getattr(item, "callspec", None)
+    registry = item.config.stash.get(REGISTRY_KEY, None)
+    if callspec is None or not registry or item.parent is None:
+        return
+    found = registry.get(f"{item.parent.nodeid}::{getattr(item, 'originalname', item.name)}")
+    if found is None:
+        return
+    first, cases = found
+    index = callspec.indices.get(first)
+    if index is not None and index < len(cases):
+        item.stash[CASE_KEY] = cases[index]
+
+
+def forget_expansions(config: pytest.Config) -> None:
+    config.stash[REGISTRY_KEY] = {}
+    config.stash[EXPANDED_KEY] = {}
 
 
 def case_of(item: pytest.Item) -> Case | None:
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return None
-    case = callspec.params.get(CASE_ARG)
-    return case if isinstance(case, Case) else None
+    return item.stash.get(CASE_KEY, None)
 
 
 def _foreign_parameters(item: pytest.Item, case: Case) -> list[str]:
-    ours = {CASE_ARG, "config", *case.params, *case.settings}
+    ours = {"config", *case.params, *case.settings}
     return [name for name in item.callspec.params if name not in ours]  # type: ignore[attr-defined]
 
 
@@ -150,15 +181,20 @@ def _teardown_previous(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
 
     Only pytest's own runner teardown is called: other plugins' teardown
     hooks expect their setup hooks to have run, and for this item none did.
+    Returns the failure to report, or None.
     """
-    builtin = item.config.pluginmanager.get_plugin("runner")
-    teardown = getattr(builtin, "pytest_runtest_teardown", None)
+    session = item.config.stash[SESSION_KEY]
+    teardown = session.builtin_teardown
+    if teardown is None:
+        builtin = item.config.pluginmanager.get_plugin("runner")
+        teardown = session.builtin_teardown = getattr(builtin, "pytest_runtest_teardown", None)
     if teardown is None:  # pragma: no cover - pytest always has it
         return None
-    info = pytest.CallInfo.from_call(lambda: teardown(item=item, nextitem=nextitem), "teardown")
-    if info.excinfo is None:
-        return None
-    return str(info.excinfo.getrepr(style="short"))
+    try:
+        teardown(item=item, nextitem=nextitem)
+    except Exception as exc:
+        return str(pytest.ExceptionInfo.from_exception(exc).getrepr(style="short"))
+    return None
 
 
 def _report_without_running(item: pytest.Item, nextitem: pytest.Item | None, decision: Decision) -> None:
@@ -171,18 +207,21 @@ def _report_without_running(item: pytest.Item, nextitem: pytest.Item | None, dec
     assert case is not None
     info = _info(item, case, decision, 0.0)
     extra: dict[str, Any] = {"memento": info}
-    if item.config.pluginmanager.hasplugin("json-report") or item.config.pluginmanager.hasplugin("pytest_jsonreport"):
+    if item.config.stash[SESSION_KEY].json_report:
         extra["_json_report_extra"] = {"metadata": {"memento": info}}
+    # One report per configuration: the outcome. Setup and teardown did
+    # nothing, and each report costs a hook round (and an xdist message).
     if decision.action == NOT_CACHED:
         skip = (os.fspath(item.path), item.location[1] + 1, f"Skipped: {decision.reason}")
         ihook.pytest_runtest_logreport(report=_report(item, keywords, "setup", "skipped", skip, **extra))
     else:
-        ihook.pytest_runtest_logreport(report=_report(item, keywords, "setup"))
         ihook.pytest_runtest_logreport(report=_report(item, keywords, "call", **extra))
     failure = _teardown_previous(item, nextitem)
-    outcome = "passed" if failure is None else "failed"
-    ihook.pytest_runtest_logreport(report=_report(item, keywords, "teardown", outcome, failure))
+    if failure is not None:
+        ihook.pytest_runtest_logreport(report=_report(item, keywords, "teardown", "failed", failure))
     ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    # Nothing of the stored entry needs to outlive the report.
+    del item.stash[DECISION_KEY]
 
 
 def check_setup(item: pytest.Item) -> None:
@@ -215,24 +254,31 @@ def call(item: pytest.Function) -> bool | None:
     func = item.obj
     kwargs = {name: item.funcargs[name] for name in _call_names(func)}
     item.stash[STARTED_KEY] = time.time()
+    item.stash[METRICS_KEY] = {}
     result = func(**kwargs)
     if inspect.isawaitable(result) or inspect.isasyncgen(result) or inspect.isgenerator(result):
         if hasattr(result, "close"):
             result.close()
         pytest.fail(f"{item.name}: experiments must be plain functions (not async or generators)", pytrace=False)
     item.stash[RESULT_KEY] = result
+    item.stash[METRICS_KEY] = metrics_of(result)
     return True
 
 
-def _info(item: pytest.Item, case: Case, decision: Decision, duration: float) -> dict[str, Any]:
+def _config_json(item: pytest.Item, case: Case) -> dict[str, Any]:
     config_json = item.stash.get(CONFIG_JSON_KEY, None)
     if config_json is None:
         config_json = item.stash[CONFIG_JSON_KEY] = jsonable_mapping(case.config)
+    return config_json
+
+
+def _info(item: pytest.Item, case: Case, decision: Decision, duration: float) -> dict[str, Any]:
+    config_json = _config_json(item, case)
     if decision.entry is not None:
         metrics = dict(decision.entry.metrics)
         duration = decision.entry.duration
     else:
-        metrics = metrics_of(item.stash.get(RESULT_KEY, None))
+        metrics = item.stash.get(METRICS_KEY, {})
     return {
         "key": case.key,
         "experiment": case.experiment,
@@ -273,6 +319,18 @@ def json_metadata(item: pytest.Item, call: pytest.CallInfo[None]) -> dict[str, A
     return {"memento": _info(item, case, decision, call.duration)}
 
 
+def pickle_result(result: Any) -> bytes:
+    """Pickle with the standard pickler when it can (several times faster
+    for small results), with cloudpickle when it cannot (lambdas, classes
+    defined in functions, ...). Both are read back by ``pickle.loads``."""
+    try:
+        return pickle.dumps(result, protocol=5)
+    except Exception:
+        import cloudpickle
+
+        return cloudpickle.dumps(result, protocol=5)  # type: ignore[no-any-return]
+
+
 def store_if_passed(item: pytest.Item) -> None:
     """After a clean teardown: store the result of a configuration whose
     setup and call passed. Failed, errored and interrupted ones never are."""
@@ -287,10 +345,8 @@ def store_if_passed(item: pytest.Item) -> None:
     if case is None or setup is None or called is None or not (setup.passed and called.passed):
         return
     session = item.config.stash[SESSION_KEY]
-    import cloudpickle
-
     try:
-        payload = cloudpickle.dumps(result, protocol=5)
+        payload = pickle_result(result)
     except Exception as exc:
         pytest.fail(
             f"pytest-memento: the return value of {item.name} cannot be pickled, so nothing was stored: {exc!r}",
@@ -298,15 +354,17 @@ def store_if_passed(item: pytest.Item) -> None:
         )
     record = build_record(
         case=case,
-        experiment=case.experiment,
+        config=_config_json(item, case),
         nodeid=item.nodeid,
-        metrics=metrics_of(result),
+        metrics=item.stash.get(METRICS_KEY, {}),
         started=item.stash.get(STARTED_KEY, time.time()),
         duration=called.duration,
         worker=session.worker,
     )
     try:
-        session.store.put(case.key, record, payload)
+        # Quick results are written in batches (at least every max_delay
+        # seconds and at session end); slow ones at once.
+        session.store.put(case.key, record, payload, defer=called.duration < session.store.max_delay)
     except OSError as exc:
         pytest.fail(
             f"pytest-memento: could not store the result of {item.name} in {session.store.root}: {exc}",
@@ -351,3 +409,20 @@ def terminal_summary(reporter: pytest.TerminalReporter, session: MementoSession)
         reporter.write_line("ran because: " + ", ".join(f"{reason} ({n})" for reason, n in reasons.items()))
     for problem in log.problems:
         reporter.write_line(f"warning: {problem}", yellow=True)
+
+
+def flush_store(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return
+    try:
+        session.store.flush()
+    except OSError as exc:
+        session.log.problems.append(f"could not write buffered results to {session.store.root}: {exc}")
+
+
+def close_store(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        flush_store(config)
+        session.store.close()

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .hashing import jsonable, jsonable_mapping
+from .hashing import jsonable
 from .matrix import Case
 from .store import Entry, ResultStore, StoreError, ensure_store_dir
 
@@ -144,7 +144,7 @@ def _user() -> str:
 def build_record(
     *,
     case: Case,
-    experiment: str,
+    config: Mapping[str, Any],
     nodeid: str,
     metrics: Mapping[str, Any],
     started: float,
@@ -154,20 +154,18 @@ def build_record(
 ) -> dict[str, Any]:
     """The metadata stored beside a result: readable without unpickling."""
     record = {
-        "experiment": experiment,
+        "experiment": case.experiment,
         "nodeid": nodeid,
         "test_id": case.id,
-        "config": jsonable_mapping(case.config),
+        "config": config,
         "parameters": list(case.params),
         "settings": list(case.settings),
         "version": jsonable(case.version),
         "status": "passed",
         "metrics": dict(metrics),
         "started": _utc(started),
-        "finished": _utc(started + duration),
         "duration": round(duration, 6),
         "worker": worker,
-        "environment": environment_record(),
     }
     if extra:
         record.update(extra)
@@ -215,7 +213,12 @@ class MementoSession:
         self._last_failed = last_failed
         self._problems: list[str] = []
         self.store = ResultStore(settings.store_dir, on_problem=self._problems.append)
+        self.store.set_environment(environment_record())
         self.log = RunLog()
+        #: pytest's own runner teardown, looked up once (see runner).
+        self.builtin_teardown: Callable[..., Any] | None = None
+        #: Whether pytest-json-report is active (cached items carry its metadata).
+        self.json_report = False
 
     def take_problems(self) -> list[str]:
         """Problems met since the last call (to ride on the next report)."""
@@ -233,18 +236,19 @@ class MementoSession:
 
     def decide(self, case: Case, nodeid: str) -> Decision:
         if self.settings.rerun:
-            return Decision(RUN, "--memento-rerun")
+            return Decision(RUN, "--memento-rerun", problems=tuple(self.take_problems()))
         entry = self.store.get(case.key)
         problems = tuple(self.take_problems())
         if entry is not None:
-            return Decision(CACHED, "stored", entry)
+            return Decision(CACHED, "stored", entry, problems)
         if self.settings.cached_only:
             return Decision(NOT_CACHED, "not cached", problems=problems)
-        if problems:
-            return Decision(RUN, "stored entry unreadable", problems=problems)
+        unusable = self.store.problem_of(case.key)
+        if unusable:
+            return Decision(RUN, f"stored entry unusable ({unusable})", problems=problems)
         if self._last_failed(nodeid):
-            return Decision(RUN, "last run failed")
-        return Decision(RUN, "new configuration")
+            return Decision(RUN, "last run failed", problems=problems)
+        return Decision(RUN, "new configuration", problems=problems)
 
     def describe_store(self) -> str:
         try:

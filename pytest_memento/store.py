@@ -1,20 +1,29 @@
-"""The result store: one directory, one entry per config key.
+"""The result store: append-only segments, one live entry per config key.
 
 Layout::
 
-    <root>/CACHEDIR.TAG, .gitignore
-    <root>/results/<key[:2]>/<key>.json              metadata, readable JSON
-    <root>/results/<key[:2]>/<key>.<sha[:16]>.pkl    cloudpickled result
+    <root>/CACHEDIR.TAG, .gitignore, README.md
+    <root>/results/segments/<host>-<pid>-<token>.seg    one per writing process
+    <root>/results/blobs/<key[:2]>/<key>.<sha[:16]>.pkl  payloads over INLINE_LIMIT
 
-Every file is written to a temporary name in its final directory and moved
-into place with ``os.replace``, so a reader (another xdist worker, another
-session, another node on a shared filesystem) sees a whole old file or a
-whole new one, never half of one, and no lock is needed. The payload is named
-by its content hash and written before the metadata that names it, so two
-writers of the same key cannot mix one's metadata with the other's payload.
+Each writing process (an xdist worker, a session, a shard on another node of
+a shared filesystem) appends only to its own segment, so writers never share
+a file and need no lock. A stored result is one record, appended with one
+``write``::
 
-A corrupt, truncated or foreign file is a miss: it is reported through
-``on_problem`` and otherwise ignored, never a crash. No pytest in here.
+    {"op": "put", "k": key, "t": time, "m": metrics, "d": duration, ...}\\n   index line
+    {"experiment": ..., "config": {...}, ...}\\n                            metadata line
+    <n bytes of cloudpickled result>\\n                                     payload
+
+so reading the store is one pass over the index lines (the metadata line is
+human-readable JSON, read on demand; nothing is unpickled to list, export
+or compare). The newest record of a key wins; ``del`` records remove keys.
+A process killed mid-write leaves a partial last record, which readers
+ignore; a corrupt record ends the reading of its segment with a warning.
+Nothing in a segment is ever rewritten in place: ``compact`` writes merged
+segments next to the old ones and only then removes them.
+
+No pytest in here.
 """
 
 from __future__ import annotations
@@ -25,18 +34,34 @@ import json
 import os
 import re
 import secrets
+import shutil
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-__all__ = ["FORMAT", "Entry", "ResultStore", "StoreError", "atomic_write", "ensure_store_dir", "valid_key"]
+__all__ = [
+    "FORMAT",
+    "INLINE_LIMIT",
+    "Entry",
+    "ResultStore",
+    "StoreError",
+    "atomic_write",
+    "ensure_store_dir",
+    "valid_key",
+]
 
-#: Written into every metadata file; anything else is foreign.
+#: Written into every metadata line; the store's on-disk format.
 FORMAT = "pytest-memento/1"
+#: Payloads larger than this go to their own blob file, not into a segment.
+INLINE_LIMIT = 1 << 20
 _KEY = re.compile(r"[0-9a-f]{64}")
+_BLOB = re.compile(r"([0-9a-f]{64})\.[0-9a-f]{16}\.pkl")
 _TMP_SUFFIX = ".tmp"
+_SEGMENT_SUFFIX = ".seg"
+_COMPACT = (",", ":")
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
     "# This file is a cache directory tag created by pytest-memento.\n"
@@ -46,8 +71,8 @@ CACHEDIR_TAG = (
 GITIGNORE = "# Created by pytest-memento automatically.\n*\n"
 README = (
     "# pytest-memento store\n\n"
-    "Results of experiments, one entry per configuration key.\n"
-    "Inspect it with `memento list`; do not edit by hand.\n"
+    "Results of experiments, one entry per configuration key, in append-only\n"
+    "segments. Inspect it with `memento list`; do not edit it by hand.\n"
 )
 
 
@@ -74,7 +99,7 @@ def atomic_write(path: Path, data: bytes | memoryview) -> None:
 
 
 def ensure_store_dir(root: Path) -> None:
-    """Create ``root`` with its ``CACHEDIR.TAG`` and ``.gitignore``."""
+    """Create ``root`` with its ``CACHEDIR.TAG``, ``.gitignore`` and README."""
     if root.exists() and not root.is_dir():
         raise StoreError(f"{root} exists and is not a directory")
     try:
@@ -89,30 +114,51 @@ def ensure_store_dir(root: Path) -> None:
         raise StoreError(f"the store at {root} is not writable")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Entry:
-    """A stored result's metadata (the result itself stays pickled)."""
+    """Where one stored result lives, with what listing needs in memory.
+
+    The full metadata stays on disk until :meth:`ResultStore.meta` reads it.
+    """
 
     key: str
-    meta: Mapping[str, Any]
-    path: Path
+    time: float
+    metrics: Mapping[str, Any]
+    duration: float
+    fingerprint: Any
+    segment: Path
+    meta_offset: int
+    payload_offset: int
+    size: int
+    sha256: str
+    blob: str | None
+    env: Mapping[str, Any]
 
-    @property
-    def experiment(self) -> str:
-        return str(self.meta.get("experiment", ""))
 
-    @property
-    def config(self) -> Mapping[str, Any]:
-        return self.meta.get("config") or {}
+class _Scan:
+    """The result of reading every segment once."""
 
-    @property
-    def metrics(self) -> Mapping[str, Any]:
-        return self.meta.get("metrics") or {}
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.deleted: dict[str, float] = {}
+        self.bad: dict[str, str] = {}
+        #: put and del records read per segment (to tell garbage from live).
+        self.records: dict[Path, int] = {}
 
-    @property
-    def duration(self) -> float:
-        value = self.meta.get("duration")
-        return float(value) if isinstance(value, (int, float)) else 0.0
+    def put(self, entry: Entry) -> None:
+        current = self.entries.get(entry.key)
+        if current is not None and current.time > entry.time:
+            return
+        if self.deleted.get(entry.key, -1.0) > entry.time:
+            return
+        self.entries[entry.key] = entry
+        self.bad.pop(entry.key, None)
+
+    def delete(self, key: str, when: float) -> None:
+        current = self.entries.get(key)
+        if current is None or current.time <= when:
+            self.entries.pop(key, None)
+        self.deleted[key] = max(when, self.deleted.get(key, when))
 
 
 def _problem_sink(message: str) -> None:
@@ -125,185 +171,414 @@ class ResultStore:
     def __init__(self, root: Path, on_problem: Callable[[str], None] | None = None) -> None:
         self.root = Path(root)
         self.results = self.root / "results"
+        self.segments = self.results / "segments"
+        self.blobs = self.results / "blobs"
         self.on_problem = on_problem or _problem_sink
+        self._scan: _Scan | None = None
+        self._segment: Path | None = None
+        self._handle: BinaryIO | None = None
+        self._pid = os.getpid()
+        self._env: Mapping[str, Any] = {}
+        self._pending: list[tuple[Entry, bytes]] = []
+        self._pending_keys: set[str] = set()
+        self._pending_since = 0.0
+        #: Longest time a deferred record waits in memory before it is written.
+        self.max_delay = 1.0
 
     def create(self) -> ResultStore:
         """Create the directory (idempotent); raises :class:`StoreError`."""
         ensure_store_dir(self.root)
         return self
 
-    # -- paths ---------------------------------------------------------
-
-    def _dir(self, key: str) -> Path:
-        if not valid_key(key):
-            raise ValueError(f"not a config key: {key!r}")
-        return self.results / key[:2]
-
-    def meta_path(self, key: str) -> Path:
-        return self._dir(key) / f"{key}.json"
+    def set_environment(self, env: Mapping[str, Any]) -> None:
+        """What this process records once per segment (python, host, ...)."""
+        self._env = dict(env)
 
     # -- reading -------------------------------------------------------
 
-    def get(self, key: str) -> Entry | None:
-        """The entry for ``key``, or None (missing, corrupt or foreign)."""
-        path = self.meta_path(key)
+    def refresh(self) -> None:
+        """Read every segment again (entries written by others since)."""
+        self._scan = None
+
+    def _index(self) -> _Scan:
+        if self._scan is None:
+            self.flush()
+            scan = _Scan()
+            for path in self._segment_paths():
+                self._read_segment(path, scan)
+            self._scan = scan
+        return self._scan
+
+    def _segment_paths(self) -> list[Path]:
         try:
-            raw = path.read_bytes()
+            names = sorted(name for name in os.listdir(self.segments) if name.endswith(_SEGMENT_SUFFIX))
         except FileNotFoundError:
-            return None
+            return []
         except OSError as exc:
-            self.on_problem(f"cannot read {path}: {exc.strerror or exc}; treated as missing")
-            return None
-        return self._parse(key, path, raw)
+            self.on_problem(f"cannot list {self.segments}: {exc.strerror or exc}; the store is treated as empty")
+            return []
+        return [self.segments / name for name in names]
 
-    def _parse(self, key: str, path: Path, raw: bytes) -> Entry | None:
+    def _read_segment(self, path: Path, scan: _Scan) -> None:
         try:
-            meta = json.loads(raw)
-        except ValueError:
-            self.on_problem(f"{path} is not valid JSON (truncated or corrupt); treated as missing")
-            return None
-        problem = self._check(key, meta)
-        if problem:
-            self.on_problem(f"{path} {problem}; treated as missing")
-            return None
-        return Entry(key, meta, path)
-
-    @staticmethod
-    def _check(key: str, meta: Any) -> str | None:
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            return f"is not a {FORMAT} metadata file"
-        if meta.get("key") != key:
-            return f"belongs to key {str(meta.get('key'))[:16]}..., not {key[:16]}..."
-        if not isinstance(meta.get("config"), dict) or not isinstance(meta.get("metrics"), dict):
-            return "lacks its config or metrics"
-        payload = meta.get("payload")
-        if not isinstance(payload, dict) or not isinstance(payload.get("file"), str):
-            return "lacks its payload reference"
-        if not re.fullmatch(rf"{key}\.[0-9a-f]{{16}}\.pkl", payload["file"]):
-            return "names a payload outside its entry"
-        return None
-
-    def load_result(self, entry: Entry) -> Any:
-        """Unpickle the stored result of ``entry`` (this runs pickle code:
-        only for stores you trust). Raises ``LookupError`` when the payload
-        is missing or does not match its recorded hash."""
-        import cloudpickle
-
-        payload = entry.meta["payload"]
-        path = entry.path.parent / payload["file"]
-        try:
-            data = path.read_bytes()
+            handle = open(path, "rb")
         except OSError as exc:
-            raise LookupError(f"payload {path} cannot be read: {exc.strerror or exc}") from None
-        if hashlib.sha256(data).hexdigest() != payload.get("sha256"):
-            raise LookupError(f"payload {path} does not match its recorded hash")
-        return cloudpickle.loads(data)
-
-    def iter_entries(self) -> Iterator[Entry]:
-        """Every readable entry, sorted by key. Never unpickles."""
-        if not self.results.is_dir():
+            self.on_problem(f"cannot read {path}: {exc.strerror or exc}; its results are ignored")
             return
-        for shard in sorted(self.results.iterdir()):
-            if not shard.is_dir():
+        with handle:
+            problem = self._read_records(path, handle, scan)
+        if problem:
+            self.on_problem(f"{path.name}: {problem}; later results in it are ignored (they will run again)")
+
+    def _read_records(self, path: Path, handle: BinaryIO, scan: _Scan) -> str | None:
+        env: Mapping[str, Any] = {}
+        while True:
+            start = handle.tell()
+            line = handle.readline()
+            if not line:
+                return None
+            if not line.endswith(b"\n"):
+                return _partial(path, start)
+            try:
+                head = json.loads(line)
+                op = head["op"]
+            except (ValueError, TypeError, KeyError):
+                return f"unreadable record at byte {start}"
+            if op == "env":
+                env = head.get("env") if isinstance(head.get("env"), dict) else {}
                 continue
-            for path in sorted(shard.glob("*.json")):
-                key = path.stem
-                if not valid_key(key):
-                    continue
-                entry = self.get(key)
-                if entry is not None:
-                    yield entry
+            key = head.get("k")
+            if not isinstance(key, str) or not valid_key(key):
+                return f"record at byte {start} has no valid key"
+            scan.records[path] = scan.records.get(path, 0) + 1
+            if op == "del":
+                scan.delete(key, _number(head.get("t")))
+                continue
+            if op != "put":
+                return f"unknown record {op!r} at byte {start}"
+            meta_offset = handle.tell()
+            meta_line = handle.readline()
+            size = head.get("n")
+            if not meta_line.endswith(b"\n") or not isinstance(size, int) or size < 0:
+                scan.bad[key] = "its record is truncated"
+                return _partial(path, start) if not meta_line.endswith(b"\n") else f"bad record at byte {start}"
+            payload_offset = handle.tell()
+            if size:
+                handle.seek(size, os.SEEK_CUR)
+            if handle.read(1) != b"\n":
+                scan.bad[key] = "its payload is truncated"
+                return _partial(path, start)
+            blob = head.get("b")
+            if blob is not None and not (isinstance(blob, str) and _blob_of(key, blob)):
+                scan.bad[key] = "its record names a foreign payload"
+                continue
+            metrics = head.get("m")
+            scan.put(
+                Entry(
+                    key=key,
+                    time=_number(head.get("t")),
+                    metrics=metrics if isinstance(metrics, dict) else {},
+                    duration=_number(head.get("d")),
+                    fingerprint=head.get("f"),
+                    segment=path,
+                    meta_offset=meta_offset,
+                    payload_offset=payload_offset,
+                    size=size,
+                    sha256=str(head.get("h", "")),
+                    blob=blob,
+                    env=env,
+                )
+            )
+
+    def get(self, key: str) -> Entry | None:
+        """The live entry for ``key``, or None."""
+        if key in self._pending_keys:
+            self.flush()
+        return self._index().entries.get(key)
+
+    def problem_of(self, key: str) -> str | None:
+        """Why a record of ``key`` was found but could not be used."""
+        return self._index().bad.get(key)
 
     def keys(self) -> set[str]:
-        """Keys that have a metadata file (one directory listing, no reads)."""
-        found: set[str] = set()
-        if not self.results.is_dir():
-            return found
-        with os.scandir(self.results) as shards:
-            for shard in shards:
-                if not shard.is_dir():
-                    continue
-                with os.scandir(shard.path) as files:
-                    found.update(name[:-5] for name in (f.name for f in files) if name.endswith(".json") and valid_key(name[:-5]))
-        return found
+        return set(self._index().entries)
+
+    def iter_entries(self) -> Iterator[Entry]:
+        """Every live entry, sorted by key. Never unpickles."""
+        index = self._index().entries
+        for key in sorted(index):
+            yield index[key]
+
+    def __len__(self) -> int:
+        return len(self._index().entries)
 
     def resolve(self, prefix: str) -> list[str]:
         """Keys starting with ``prefix`` (for the command line)."""
         prefix = prefix.lower()
         if not re.fullmatch(r"[0-9a-f]{1,64}", prefix):
             return []
-        return sorted(key for key in self.keys() if key.startswith(prefix))
+        return sorted(key for key in self._index().entries if key.startswith(prefix))
+
+    def meta(self, entry: Entry) -> dict[str, Any]:
+        """The full metadata of ``entry`` (JSON; never unpickles)."""
+        try:
+            with open(entry.segment, "rb") as handle:
+                handle.seek(entry.meta_offset)
+                meta = json.loads(handle.readline())
+        except (OSError, ValueError) as exc:
+            raise LookupError(f"metadata of {entry.key[:16]} in {entry.segment} cannot be read: {exc}") from None
+        if not isinstance(meta, dict):
+            raise LookupError(f"metadata of {entry.key[:16]} in {entry.segment} is not an object")
+        meta["key"] = entry.key
+        meta["environment"] = {**entry.env, **meta.get("environment", {})}
+        meta["payload"] = {"size": entry.size, "sha256": entry.sha256, "blob": entry.blob}
+        return meta
+
+    def payload(self, entry: Entry) -> bytes:
+        """The pickled bytes of ``entry``, checked against their hash."""
+        try:
+            if entry.blob is not None:
+                data = (self.blobs / entry.key[:2] / entry.blob).read_bytes()
+            else:
+                with open(entry.segment, "rb") as handle:
+                    handle.seek(entry.payload_offset)
+                    data = handle.read(entry.size)
+        except OSError as exc:
+            raise LookupError(f"payload of {entry.key[:16]} cannot be read: {exc.strerror or exc}") from None
+        if hashlib.sha256(data).hexdigest() != entry.sha256:
+            raise LookupError(f"payload of {entry.key[:16]} does not match its recorded hash")
+        return data
+
+    def load_result(self, entry: Entry) -> Any:
+        """Unpickle the stored result of ``entry``. Unpickling runs code:
+        only for stores you trust. Raises ``LookupError`` when the payload is
+        missing or does not match its recorded hash."""
+        import cloudpickle
+
+        return cloudpickle.loads(self.payload(entry))
 
     # -- writing -------------------------------------------------------
 
-    def put(self, key: str, meta: Mapping[str, Any], payload: bytes) -> Entry:
-        """Store ``payload`` (already pickled) and its metadata under ``key``."""
-        directory = self._dir(key)
-        directory.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256(payload).hexdigest()
-        payload_name = f"{key}.{digest[:16]}.pkl"
-        payload_path = directory / payload_name
-        if not payload_path.exists():
-            atomic_write(payload_path, payload)
-        previous = self._previous_payload(key)
-        record = {
-            **meta,
-            "format": FORMAT,
-            "key": key,
-            "payload": {"file": payload_name, "sha256": digest, "size": len(payload)},
-        }
-        path = self.meta_path(key)
-        atomic_write(path, (json.dumps(record, indent=1, sort_keys=True, allow_nan=True) + "\n").encode())
-        if previous and previous != payload_name:
-            with contextlib.suppress(OSError):
-                (directory / previous).unlink()
-        return Entry(key, record, path)
+    def _own_segment(self) -> Path:
+        if self._segment is None:
+            host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())[:40] or "host"
+            name = f"{host}-{os.getpid()}-{secrets.token_hex(4)}{_SEGMENT_SUFFIX}"
+            self._segment = self.segments / name
+        return self._segment
 
-    def _previous_payload(self, key: str) -> str | None:
+    def _append(self, records: bytes) -> tuple[Path, int]:
+        """Append ``records`` with one write; returns (segment, offset).
+
+        The segment stays open between records. It is reopened when this is
+        a forked child, or when ``compact``/``clear`` removed the file.
+        """
+        handle = self._handle
+        if handle is not None and (self._pid != os.getpid() or os.fstat(handle.fileno()).st_nlink == 0):
+            with contextlib.suppress(OSError):
+                handle.close()
+            handle = self._handle = None
+            self._segment = None
+        if handle is None:
+            path = self._own_segment()
+            self.segments.mkdir(parents=True, exist_ok=True)
+            handle = self._handle = open(path, "ab")
+            self._pid = os.getpid()
+            if handle.tell() == 0:
+                handle.write(json.dumps({"op": "env", "env": self._env}, separators=_COMPACT).encode() + b"\n")
+        start = handle.tell()
         try:
-            meta = json.loads(self.meta_path(key).read_bytes())
-            name = meta["payload"]["file"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        if isinstance(name, str) and re.fullmatch(rf"{key}\.[0-9a-f]{{16}}\.pkl", name):
-            return name
-        return None
+            handle.write(records)
+            handle.flush()
+        except BaseException:
+            # Never leave a partial record in front of later ones.
+            try:
+                handle.truncate(start)
+                handle.seek(start)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    handle.close()
+                self._handle = None
+                self._segment = None  # continue in a fresh segment
+            raise
+        assert self._segment is not None
+        return self._segment, start
+
+    def close(self) -> None:
+        """Write what is buffered and close this process's segment (it is
+        reopened on the next write)."""
+        try:
+            self.flush()
+        finally:
+            self._close_handle()
+
+    def _close_handle(self) -> None:
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self._handle.close()
+            self._handle = None
+
+    def put(self, key: str, meta: Mapping[str, Any], payload: bytes, *, defer: bool = False) -> None:
+        """Store ``payload`` (already pickled) and its metadata under ``key``.
+
+        With ``defer`` the record is buffered and written with others by the
+        next :meth:`flush` (which ``put`` itself calls once the oldest
+        buffered record is ``max_delay`` seconds old): many tiny results cost
+        one write instead of one each. A process killed before the flush
+        loses those results (the configurations run again next time), so the
+        caller defers only results that were quick to compute.
+        """
+        if not valid_key(key):
+            raise ValueError(f"not a config key: {key!r}")
+        digest = hashlib.sha256(payload).hexdigest()
+        blob: str | None = None
+        inline = payload
+        if len(payload) > INLINE_LIMIT:
+            blob = f"{key}.{digest[:16]}.pkl"
+            directory = self.blobs / key[:2]
+            directory.mkdir(parents=True, exist_ok=True)
+            if not (directory / blob).exists():
+                atomic_write(directory / blob, payload)
+            inline = b""
+        now = time.time()
+        metrics = dict(meta.get("metrics") or {})
+        duration = _number(meta.get("duration"))
+        fingerprint = meta.get("fingerprint")
+        head = {"op": "put", "k": key, "t": now, "m": metrics, "d": duration, "f": fingerprint, "n": len(inline), "h": digest, "b": blob}
+        head_line = json.dumps(head, separators=_COMPACT).encode() + b"\n"
+        meta_line = json.dumps({**meta, "format": FORMAT}, separators=_COMPACT).encode() + b"\n"
+        entry = Entry(key, now, metrics, duration, fingerprint, self.segments, len(head_line), len(head_line) + len(meta_line), len(inline), digest, blob, self._env)
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.append((entry, head_line + meta_line + inline + b"\n"))
+        self._pending_keys.add(key)
+        if not defer or time.monotonic() - self._pending_since >= self.max_delay or len(self._pending) >= 10_000:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered records (one write) and index them."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        self._pending_keys = set()
+        segment, offset = self._append(b"".join(record for _, record in pending))
+        for entry, record in pending:
+            entry.segment = segment
+            entry.meta_offset += offset
+            entry.payload_offset += offset
+            offset += len(record)
+            if self._scan is not None:
+                self._scan.put(entry)
 
     def remove(self, key: str) -> bool:
-        """Delete the entry for ``key``; True when there was one."""
-        directory = self._dir(key)
-        removed = False
-        for path in list(directory.glob(f"{key}.*")) if directory.is_dir() else []:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed = True
-        return removed
+        """Forget ``key``; True when it had an entry."""
+        if not valid_key(key):
+            raise ValueError(f"not a config key: {key!r}")
+        had = self.get(key) is not None
+        now = time.time()
+        self._append(json.dumps({"op": "del", "k": key, "t": now}, separators=_COMPACT).encode() + b"\n")
+        self._index().delete(key, now)
+        return had
 
-    def gc(self, *, older_than: float = 3600.0, dry_run: bool = False) -> list[Path]:
-        """Remove what no entry needs: temp files of killed writers and
-        payloads no metadata names, both older than ``older_than`` seconds
-        (younger ones may belong to a writer still at work)."""
-        doomed: list[Path] = []
-        if not self.results.is_dir():
-            return doomed
+    def clear(self) -> int:
+        """Remove every stored result; returns how many there were."""
+        count = len(self)
+        self._pending = []
+        self._pending_keys = set()
+        self._close_handle()
+        for directory in (self.segments, self.blobs):
+            shutil.rmtree(directory, ignore_errors=True)
+        self._scan = None
+        self._segment = None
+        return count
+
+    def compact(self, *, older_than: float = 3600.0, dry_run: bool = False) -> list[Path]:
+        """Merge segments no writer touched for ``older_than`` seconds into
+        one, keeping only live entries; remove unreferenced blobs and temp
+        files of killed writers. Returns the files removed (or that would be).
+
+        Younger files may belong to a writer still at work and are left alone.
+        """
+        self.refresh()
+        scan = self._index()
         cutoff = time.time() - older_than
-        for shard in self.results.iterdir():
-            if not shard.is_dir():
-                continue
-            named = set()
-            for meta_path in shard.glob("*.json"):
-                entry = self.get(meta_path.stem) if valid_key(meta_path.stem) else None
-                if entry is not None:
-                    named.add(entry.meta["payload"]["file"])
-            for path in shard.iterdir():
-                stale = path.name.endswith(_TMP_SUFFIX) or (path.suffix == ".pkl" and path.name not in named)
-                if stale and _mtime(path) < cutoff:
+        idle = [path for path in self._segment_paths() if _mtime(path) < cutoff]
+        idle_set = set(idle)
+        live = [entry for entry in scan.entries.values() if entry.segment in idle_set]
+        records = sum(scan.records.get(path, 0) for path in idle)
+        doomed: list[Path] = []
+        if len(idle) > 1 or records > len(live):
+            doomed.extend(idle)
+            if not dry_run:
+                self._write_compacted(live, scan.deleted)
+        referenced = {entry.blob for entry in scan.entries.values() if entry.blob}
+        if self.blobs.is_dir():
+            for path in self.blobs.rglob("*"):
+                unused = path.suffix == ".pkl" and path.name not in referenced
+                if path.is_file() and (unused or path.name.endswith(_TMP_SUFFIX)) and _mtime(path) < cutoff:
                     doomed.append(path)
+        if self.segments.is_dir():
+            doomed.extend(p for p in self.segments.iterdir() if p.name.endswith(_TMP_SUFFIX) and _mtime(p) < cutoff)
         if not dry_run:
             for path in doomed:
                 with contextlib.suppress(OSError):
                     path.unlink()
-        return sorted(doomed)
+            self.refresh()
+        return sorted(set(doomed))
+
+    def _write_compacted(self, live: list[Entry], deleted: Mapping[str, float]) -> None:
+        # Deletions are kept (they are one short line each): a put of the
+        # same key may sit in a segment that was not compacted.
+        chunks = [
+            json.dumps({"op": "del", "k": key, "t": when}, separators=_COMPACT).encode() + b"\n"
+            for key, when in sorted(deleted.items())
+            if key not in {entry.key for entry in live}
+        ]
+        if not live and not chunks:
+            return
+        self.segments.mkdir(parents=True, exist_ok=True)
+        target = self.segments / f"compacted-{int(time.time())}-{secrets.token_hex(4)}{_SEGMENT_SUFFIX}"
+        env: Mapping[str, Any] | None = None
+        for entry in sorted(live, key=lambda item: item.key):
+            if entry.env is not env:
+                env = entry.env
+                chunks.append(json.dumps({"op": "env", "env": env}, separators=_COMPACT).encode() + b"\n")
+            chunks.append(self._raw_record(entry))
+        atomic_write(target, b"".join(chunks))
+
+    def _raw_record(self, entry: Entry) -> bytes:
+        with open(entry.segment, "rb") as handle:
+            handle.seek(entry.meta_offset)
+            meta_line = handle.readline()
+            payload = handle.read(entry.size + 1)
+        head = {
+            "op": "put",
+            "k": entry.key,
+            "t": entry.time,
+            "m": dict(entry.metrics),
+            "d": entry.duration,
+            "f": entry.fingerprint,
+            "n": entry.size,
+            "h": entry.sha256,
+            "b": entry.blob,
+        }
+        return json.dumps(head, separators=_COMPACT).encode() + b"\n" + meta_line + payload
+
+
+def _partial(path: Path, start: int) -> str | None:
+    # A writer still at work may be between the bytes of one write; only a
+    # segment left alone for a while with a partial tail is worth a warning.
+    if time.time() - _mtime(path) < 60:
+        return None
+    return f"partial record at byte {start} (a writer was killed mid-write)"
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def _blob_of(key: str, name: str) -> bool:
+    match = _BLOB.fullmatch(name)
+    return match is not None and match.group(1) == key
 
 
 def _mtime(path: Path) -> float:
