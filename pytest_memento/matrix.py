@@ -53,11 +53,14 @@ class Config(Mapping[str, Any]):
     ``config.seed`` and ``config["seed"]`` are the same value.
     """
 
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_case")
     _data: dict[str, Any]
+    _case: Any
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
+    def __init__(self, data: Mapping[str, Any], case: Any = None) -> None:
         object.__setattr__(self, "_data", dict(data))
+        # The configuration this is of (for the plugin; not pickled).
+        object.__setattr__(self, "_case", case)
 
     def __getitem__(self, name: str) -> Any:
         return self._data[name]
@@ -170,9 +173,23 @@ def matrix(
         setattr(func, MATRICES_ATTR, (spec, *previous))
         # Collected by pytest whatever its name (pytest honours __test__).
         func.__test__ = True  # type: ignore[attr-defined]
+        if not previous:
+            func = _request_config(func)
         return func
 
     return decorate
+
+
+def _request_config(func: F) -> F:
+    """Put ``config`` in the function's fixture closure even when it does
+    not ask for it: each item finds its configuration through that value.
+    pytest is imported lazily, so this module stays usable without it."""
+    try:
+        import pytest
+    except ImportError:  # pragma: no cover - pytest is a dependency
+        return func
+    marked: F = pytest.mark.usefixtures("config")(func)
+    return marked
 
 
 def specs_of(obj: object) -> tuple[MatrixSpec, ...]:
@@ -208,7 +225,7 @@ class Case:
 
     @property
     def config(self) -> Config:
-        return Config({**self.params, **self.settings})
+        return Config({**self.params, **self.settings}, self)
 
     def __repr__(self) -> str:
         return f"Case({self.id!r})"
@@ -463,9 +480,10 @@ class _Expander:
 
 
 def argnames_for(cases: Sequence[Case], requested: Sequence[str], experiment: str) -> list[str]:
-    """Names to parametrize: ``config`` and every parameter or setting that
-    the function (or one of its fixtures) asks for."""
-    names = ["config"] if "config" in requested else []
+    """Names to parametrize: ``config`` (always: each item finds its case
+    through it) and every parameter or setting the function, or one of its
+    fixtures, asks for."""
+    names = ["config"]
     defined: dict[str, None] = {}
     for case in cases:
         defined.update(dict.fromkeys(case.params))
@@ -480,11 +498,6 @@ def argnames_for(cases: Sequence[Case], requested: Sequence[str], experiment: st
                     f"[{case.id}] does not define; use config.get({name!r}) instead"
                 )
         names.append(name)
-    if not names:
-        raise MatrixError(
-            f"{experiment}: the function asks for none of its configuration; "
-            f"add a 'config' argument (or one named after a parameter: {', '.join(defined)})"
-        )
     return names
 
 

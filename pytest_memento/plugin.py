@@ -75,7 +75,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         argnames = argnames_for(cases, metafunc.fixturenames, experiment)
     except MatrixError as exc:
         raise pytest.Collector.CollectError(str(exc)) from None
-    values, ids = runner.param_sets(metafunc, cases, argnames, experiment)
+    values, ids = runner.param_sets(cases, argnames, experiment)
     metafunc.parametrize(argnames, values, ids=ids)
 
 
@@ -132,7 +132,7 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 @pytest.hookimpl(optionalhook=True)
 def pytest_json_runtest_metadata(item: pytest.Item, call: pytest.CallInfo[None]) -> dict[str, Any]:
     """pytest-json-report: every matrix item's metadata holds its memento info."""
-    return runner.json_metadata(item, call.when)
+    return runner.json_metadata(item, call)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:

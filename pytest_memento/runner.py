@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from .hashing import config_key, jsonable_mapping
-from .matrix import Case, MatrixError, expand, specs_of
+from .matrix import Case, Config, MatrixError, expand, specs_of
 from .session import CACHED, NOT_CACHED, RUN, Decision, MementoSession, build_record, metrics_of
 
 SESSION_KEY = pytest.StashKey[MementoSession]()
@@ -31,7 +31,6 @@ CONFIG_JSON_KEY = pytest.StashKey[dict[str, Any]]()
 INVALID_KEY = pytest.StashKey[str]()
 METRICS_KEY = pytest.StashKey[dict[str, Any]]()
 CASE_KEY = pytest.StashKey[Case]()
-REGISTRY_KEY = pytest.StashKey[dict[str, tuple[str, list[Case]]]]()
 EXPANDED_KEY = pytest.StashKey[dict[Any, tuple[str, list[Case]]]]()
 
 _SKIP_MARKS = ("skip", "skipif", "xfail")
@@ -83,16 +82,11 @@ def expanded(config: pytest.Config, path: Path, func: Any) -> tuple[str, list[Ca
         raise pytest.Collector.CollectError(str(exc)) from None
 
 
-def param_sets(metafunc: pytest.Metafunc, cases: Sequence[Case], argnames: Sequence[str], experiment: str) -> tuple[list[Any], list[str]]:
+def param_sets(cases: Sequence[Case], argnames: Sequence[str], experiment: str) -> tuple[list[Any], list[str]]:
     """Values of ``argnames`` for each case, and the ids (``pytest.param``
-    only where a case carries marks: it is the costly part at 100k items).
-
-    The cases are remembered per definition, so each collected item finds
-    its case from the index of its parameter set (no hidden fixture, which
-    would cost a fixture set-up per item)."""
+    only where a case carries marks: it is the costly part at 100k items)."""
     values: list[Any] = []
     ids: list[str] = []
-    single = len(argnames) == 1
     for case in cases:
         case.experiment = experiment
         case.key = config_key(experiment, case.encoded, case.version)
@@ -103,30 +97,24 @@ def param_sets(metafunc: pytest.Metafunc, cases: Sequence[Case], argnames: Seque
         if case.marks:
             values.append(pytest.param(*row, marks=case.marks))
         else:
-            values.append(row[0] if single else tuple(row))
+            values.append(tuple(row))
         ids.append(case.id)
-    registry = metafunc.config.stash.setdefault(REGISTRY_KEY, {})
-    registry[metafunc.definition.nodeid] = (argnames[0], list(cases))
     return values, ids
 
 
 def attach_case(item: pytest.Item) -> None:
-    """Give a collected matrix item its case (in ``item.stash``)."""
+    """Give a collected matrix item its case (in ``item.stash``), found
+    through its ``config`` value (no hidden fixture: each one would cost a
+    fixture set-up per item)."""
     callspec = getattr(item, "callspec", None)
-    registry = item.config.stash.get(REGISTRY_KEY, None)
-    if callspec is None or not registry or item.parent is None:
+    if callspec is None:
         return
-    found = registry.get(f"{item.parent.nodeid}::{getattr(item, 'originalname', item.name)}")
-    if found is None:
-        return
-    first, cases = found
-    index = callspec.indices.get(first)
-    if index is not None and index < len(cases):
-        item.stash[CASE_KEY] = cases[index]
+    config = callspec.params.get("config")
+    if isinstance(config, Config) and isinstance(config._case, Case):
+        item.stash[CASE_KEY] = config._case
 
 
 def forget_expansions(config: pytest.Config) -> None:
-    config.stash[REGISTRY_KEY] = {}
     config.stash[EXPANDED_KEY] = {}
 
 
