@@ -29,8 +29,8 @@ MATRIX = """
 import pytest_memento as memento
 
 @memento.matrix(parameters={{"a": range({rows}), "b": range({cols})}})
-def test_grid(a, b):
-    return {{"value": a * b}}
+def test_grid(config):
+    return {{"value": config.a * config.b}}
 """
 
 PLAIN = """
@@ -77,13 +77,14 @@ def main() -> None:
         (root / "test_matrix.py").write_text(MATRIX.format(rows=rows, cols=cols))
         (root / "test_plain.py").write_text(PLAIN.format(rows=rows, cols=cols))
         (root / "pytest.ini").write_text("[pytest]\n")
-        run(root, "test_plain.py", extra)  # warm the file system cache and bytecode
+        plain = [*extra, "-p", "no:memento"]
+        run(root, "test_plain.py", plain)  # warm the file system cache and bytecode
         for _ in range(args.repeat):
             # Interleave the systems so machine drift hits all of them alike.
             shutil.rmtree(root / ".memento", ignore_errors=True)
             samples["cold"].append(run(root, "test_matrix.py", extra))
             samples["cached"].append(run(root, "test_matrix.py", extra))
-            samples["plain"].append(run(root, "test_plain.py", extra))
+            samples["plain"].append(run(root, "test_plain.py", plain))
     print(f"grid of {size} trivial configurations, {args.repeat} runs each, pytest {' '.join(extra)}")
     for name, values in samples.items():
         print(describe(name, values, size))

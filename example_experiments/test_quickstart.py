@@ -6,7 +6,7 @@ part of each configuration and of its cache key, but not of the test id, so the
 items read ``test_quickstart.py::gradient_descent[0.1-2]``.
 
 Run it twice: the second run calls nothing and reports every item as cached
-(``c``). Change ``steps`` or the function's code and the affected items run again.
+(``c``). Change ``steps`` (or bump ``version=``) and the items run again.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     memento list [--experiment TEXT] [--json]
     memento show KEY [--result]
-    memento export PATH...
+    memento export PATH... | memento export --format md -
     memento clear [--experiment TEXT] [--yes]
     memento gc [--older-than SECONDS] [--dry-run]
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .report import EXPORT_FORMATS, rows_from_store, write_export
+from .report import EXPORT_FORMATS, render, rows_from_store, write_export
 from .store import Entry, ResultStore
 
 
@@ -112,9 +112,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     store, problems = _open(args)
     rows = rows_from_store(store, args.experiment)
     for target in args.paths:
+        if target == "-":
+            if args.format is None:
+                raise CliError("exporting to standard output (-) needs --format csv, json or md")
+            sys.stdout.write(render(rows, f".{args.format}"))
+            continue
         path = Path(target)
         write_export(path, rows)
-        print(f"wrote {len(rows)} row(s) to {path}")
+        print(f"wrote {len(rows)} row(s) to {path}", file=sys.stderr)
     _problems(problems)
     return 0
 
@@ -163,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(run=cmd_show)
 
     export = commands.add_parser("export", help=f"write the results table ({', '.join(EXPORT_FORMATS)})")
-    export.add_argument("paths", nargs="+", metavar="PATH")
+    export.add_argument("paths", nargs="+", metavar="PATH", help="files to write (format from the extension), or - for standard output")
+    export.add_argument("--format", choices=["csv", "json", "md"], help="format for - (standard output)")
     export.add_argument("--experiment", help="only experiments whose id contains this text")
     export.set_defaults(run=cmd_export)
 

@@ -12,12 +12,15 @@ Standard library only: numpy is recognised when it is already imported.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import decimal
 import enum
 import functools
 import hashlib
 import math
 import pathlib
 import sys
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -100,6 +103,10 @@ def _float_text(value: float) -> bytes:
 
 
 def _encode_other(value: Any, path: str) -> bytes:
+    # numpy before int/float: np.float64 subclasses float but is a numpy scalar.
+    numpy_encoding = _encode_numpy(value, path)
+    if numpy_encoding is not None:
+        return numpy_encoding
     if isinstance(value, enum.Enum):
         owner = qualified_name(type(value))
         if owner is None:
@@ -128,14 +135,19 @@ def _encode_other(value: Any, path: str) -> bytes:
         return b"r" + encode((value.start, value.stop, value.step), path)
     if isinstance(value, pathlib.PurePath):
         return _length_prefixed(b"p", value.as_posix().encode("utf-8", "surrogatepass"))
-    numpy_encoding = _encode_numpy(value, path)
-    if numpy_encoding is not None:
-        return numpy_encoding
+    if isinstance(value, complex):
+        return b"x" + _float_text(value.real) + b"," + _float_text(value.imag) + b";"
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return _length_prefixed(b"w", f"{type(value).__name__}:{value.isoformat()}".encode())
+    if isinstance(value, datetime.timedelta):
+        return b"W" + encode((value.days, value.seconds, value.microseconds), path)
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return _length_prefixed(b"u", f"{type(value).__name__}:{value}".encode())
     bound_to = getattr(value, "__self__", None)
     if callable(value) and hasattr(value, "__func__") and bound_to is not None:
         # A bound method is its function plus the object it is bound to.
         return b"M" + encode(value.__func__, path) + encode(bound_to, path)
-    if isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
+    if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):
         name = qualified_name(value)
         if name is None:
             raise UnstableValueError(value, path)
@@ -163,10 +175,15 @@ def _encode_numpy(value: Any, path: str) -> bytes | None:
         array = np.asarray(value)
         if array.dtype.hasobject:
             return b"O" + encode(array.shape, path) + encode(array.tolist(), path)
-        header = f"{array.dtype.str}|{array.shape}".encode()
-        return _length_prefixed(b"a", header) + _length_prefixed(
-            b":", np.ascontiguousarray(array).tobytes()
-        )
+        if array.dtype.fields is not None:
+            # Structured: ``dtype.str`` is only '|V<n>'; the field layout counts.
+            dtype_text = repr(array.dtype.descr)
+        else:
+            # Little-endian bytes whatever the machine, so keys agree across them.
+            array = array.astype(array.dtype.newbyteorder("<"), copy=False)
+            dtype_text = array.dtype.str
+        header = f"{dtype_text}|{array.shape}".encode()
+        return _length_prefixed(b"a", header) + _length_prefixed(b":", np.ascontiguousarray(array).tobytes())
     return None
 
 
@@ -179,7 +196,7 @@ def _encode_object(value: Any, path: str) -> bytes:
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
         return _length_prefixed(b"D", owner.encode()) + _encode_mapping(b"d", fields, path)
     if owner is not None and hasattr(value, "_fields") and isinstance(value, tuple):
-        fields = dict(zip(value._fields, value))
+        fields = dict(zip(getattr(value, "_fields"), value, strict=True))  # noqa: B009
         return _length_prefixed(b"D", owner.encode()) + _encode_mapping(b"d", fields, path)
     if isinstance(value, functools.partial):
         return b"P" + encode((value.func, value.args, dict(value.keywords)), path)

@@ -53,7 +53,7 @@ class Config(Mapping[str, Any]):
     ``config.seed`` and ``config["seed"]`` are the same value.
     """
 
-    __slots__ = ("_data", "_case")
+    __slots__ = ("_case", "_data")
     _data: dict[str, Any]
     _case: Any
 
@@ -71,12 +71,25 @@ class Config(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._data)
 
+    def __getattribute__(self, name: str) -> Any:
+        # Values win over the mapping's own methods: a parameter named
+        # ``items`` or ``values`` is ``config.items`` too.
+        if not name.startswith("_"):
+            data = object.__getattribute__(self, "_data")
+            if name in data:
+                return data[name]
+        return object.__getattribute__(self, name)
+
     def __getattr__(self, name: str) -> Any:
-        try:
-            return self._data[name]
-        except KeyError:
-            known = ", ".join(self._data) or "nothing"
-            raise AttributeError(f"config has no {name!r} (it has {known})") from None
+        known = ", ".join(self._data) or "nothing"
+        raise AttributeError(f"config has no {name!r} (it has {known})")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self._data == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise TypeError("config is read-only")
@@ -95,7 +108,7 @@ class Config(Mapping[str, Any]):
 class MatrixSpec:
     """One ``@matrix(...)`` as written; validated when it is expanded."""
 
-    __slots__ = ("parameters", "settings", "exclude", "include", "version", "goals", "tolerance", "problem")
+    __slots__ = ("exclude", "goals", "include", "parameters", "problem", "settings", "tolerance", "version")
 
     def __init__(
         self,
@@ -163,7 +176,7 @@ def matrix(
     Bump ``version`` to invalidate stored results on purpose. ``goals`` and
     ``tolerance`` declare how metrics are compared against a baseline.
     """
-    spec = MatrixSpec(parameters or {}, settings, exclude, include, version, goals, tolerance)
+    spec = MatrixSpec({} if parameters is None else parameters, settings, exclude, include, version, goals, tolerance)
 
     def decorate(func: F) -> F:
         if not callable(func) or isinstance(func, type):
@@ -201,7 +214,7 @@ def specs_of(obj: object) -> tuple[MatrixSpec, ...]:
 class Case:
     """One configuration of one experiment."""
 
-    __slots__ = ("params", "settings", "id", "marks", "version", "encoded", "matrix_index", "key", "experiment")
+    __slots__ = ("encoded", "experiment", "id", "key", "marks", "matrix_index", "params", "settings", "version")
 
     def __init__(
         self,
@@ -237,7 +250,7 @@ class Case:
 class _Entry:
     """One value on one axis: the values it gives its names, id and marks."""
 
-    __slots__ = ("values", "encodings", "id", "marks")
+    __slots__ = ("encodings", "id", "marks", "values")
 
     def __init__(self, values: tuple[Any, ...], encodings: tuple[bytes, ...], id: str, marks: tuple[Any, ...]) -> None:
         self.values = values
@@ -258,7 +271,7 @@ def _is_param_set(value: object) -> bool:
 
 
 def _auto_id(value: Any, name: str, index: int) -> str:
-    if value is None or isinstance(value, (bool, int)) and not isinstance(value, enum.Enum):
+    if value is None or (isinstance(value, (bool, int)) and not isinstance(value, enum.Enum)):
         return str(value)
     if isinstance(value, float):
         return repr(value)
@@ -307,7 +320,7 @@ class _Expander:
         for raw_key, values in parameters.items():
             names = self.names_of(raw_key, prefix)
             where = f"{prefix}parameters[{raw_key!r}]"
-            if isinstance(values, (str, bytes)) or isinstance(values, Mapping):
+            if isinstance(values, (str, bytes, Mapping)):
                 raise self.error(where, f"values must be a list, got {type(values).__name__} {values!r}; write [{values!r}]")
             if not isinstance(values, list):
                 raise self.error(where, f"values must be a non-empty finite iterable, got {type(values).__name__} {values!r}")
@@ -351,7 +364,7 @@ class _Expander:
             self.encode(item, f"{where}[{index}]", param_id, hint) for item in values
         )
         if param_id is None:
-            ids = [_auto_id(item, name, index) for item, name in zip(values, names)]
+            ids = [_auto_id(item, name, index) for item, name in zip(values, names, strict=True)]
             entry_id = "-".join(ids)
         else:
             entry_id = str(param_id)
@@ -421,12 +434,12 @@ class _Expander:
         for combo in itertools.product(*(entries for _, entries in axes)):
             values = [value for entry in combo for value in entry.values]
             encodings = [code for entry in combo for code in entry.encodings]
-            params = dict(zip(names, values))
+            params = dict(zip(names, values, strict=True))
             if self.excluded(excludes, names, encodings, values, params, settings, prefix):
                 continue
             marks = tuple(mark for entry in combo for mark in entry.marks)
             case_id = "-".join(entry.id for entry in combo)
-            encoded = encode_config({**dict(zip(names, encodings)), **setting_encodings})
+            encoded = encode_config({**dict(zip(names, encodings, strict=True)), **setting_encodings})
             cases.append(Case(params, settings, case_id, marks, spec.version, encoded, number))
         for index, extra in enumerate(self.check_rules(spec.include, names, "include", prefix)):
             cases.append(self.include_case(extra, index, names, settings, setting_encodings, spec, number, prefix))
@@ -517,4 +530,22 @@ def expand(experiment: str, specs: Sequence[MatrixSpec]) -> list[Case]:
                 cases.append(case)
     if not cases:
         raise expander.error("matrix", "every configuration is excluded; the grid is empty")
+    _unique_ids(cases)
     return cases
+
+
+def _unique_ids(cases: list[Case]) -> None:
+    """Different configurations with one id (stacked matrices with other
+    settings, includes, equal names) get ``-2``, ``-3``... in order."""
+    taken = {case.id for case in cases}
+    if len(taken) == len(cases):
+        return
+    seen: set[str] = set()
+    for case in cases:
+        if case.id in seen:
+            number = 2
+            while f"{case.id}-{number}" in taken:
+                number += 1
+            case.id = f"{case.id}-{number}"
+            taken.add(case.id)
+        seen.add(case.id)

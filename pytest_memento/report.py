@@ -45,7 +45,8 @@ def rows_from_store(store: ResultStore, experiment: str | None = None) -> list[R
         name = str(meta.get("experiment", ""))
         if experiment is not None and experiment not in name:
             continue
-        config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+        raw = meta.get("config")
+        config: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
         rows.append(
             make_row(
                 experiment=name,

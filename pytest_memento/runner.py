@@ -12,9 +12,9 @@ import inspect
 import os
 import pickle
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -29,7 +29,7 @@ STARTED_KEY = pytest.StashKey[float]()
 PHASES_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
 CONFIG_JSON_KEY = pytest.StashKey[dict[str, Any]]()
 INVALID_KEY = pytest.StashKey[str]()
-METRICS_KEY = pytest.StashKey[dict[str, Any]]()
+METRICS_KEY = pytest.StashKey[Mapping[str, Any]]()
 CASE_KEY = pytest.StashKey[Case]()
 EXPANDED_KEY = pytest.StashKey[dict[Any, tuple[str, list[Case]]]]()
 
@@ -74,7 +74,7 @@ def expanded(config: pytest.Config, path: Path, func: Any) -> tuple[str, list[Ca
     cache = config.stash.setdefault(EXPANDED_KEY, {})
     found = cache.pop(func, None)
     if found is not None:
-        return found  # type: ignore[no-any-return]
+        return found
     experiment = _experiment_of(config, path, func)
     try:
         return experiment, expand(experiment, specs_of(func))
@@ -147,7 +147,7 @@ def protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     return True
 
 
-def _report(item: pytest.Item, keywords: dict[str, int], when: str, outcome: str = "passed", longrepr: Any = None, **extra: Any) -> pytest.TestReport:
+def _report(item: pytest.Item, keywords: dict[str, Literal[1]], when: str, outcome: str = "passed", longrepr: Any = None, **extra: Any) -> pytest.TestReport:
     now = time.time()
     return pytest.TestReport(
         item.nodeid,
@@ -190,7 +190,7 @@ def _report_without_running(item: pytest.Item, nextitem: pytest.Item | None, dec
     configuration: no fixture is set up, the function is not called."""
     ihook = item.ihook
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    keywords = {name: 1 for name in item.keywords}
+    keywords: dict[str, Literal[1]] = dict.fromkeys(item.keywords, 1)
     case = case_of(item)
     assert case is not None
     info = _info(item, case, decision, 0.0)
@@ -200,7 +200,7 @@ def _report_without_running(item: pytest.Item, nextitem: pytest.Item | None, dec
     # One report per configuration: the outcome. Setup and teardown did
     # nothing, and each report costs a hook round (and an xdist message).
     if decision.action == NOT_CACHED:
-        skip = (os.fspath(item.path), item.location[1] + 1, f"Skipped: {decision.reason}")
+        skip = (os.fspath(item.path), (item.location[1] or 0) + 1, f"Skipped: {decision.reason}")
         ihook.pytest_runtest_logreport(report=_report(item, keywords, "setup", "skipped", skip, **extra))
     else:
         ihook.pytest_runtest_logreport(report=_report(item, keywords, "call", **extra))
@@ -266,7 +266,8 @@ def _info(item: pytest.Item, case: Case, decision: Decision, duration: float) ->
         metrics = dict(decision.entry.metrics)
         duration = decision.entry.duration
     else:
-        metrics = item.stash.get(METRICS_KEY, {})
+        stored: Mapping[str, Any] = item.stash.get(METRICS_KEY, {})
+        metrics = dict(stored)
     return {
         "key": case.key,
         "experiment": case.experiment,
@@ -314,7 +315,7 @@ def pickle_result(result: Any) -> bytes:
     try:
         return pickle.dumps(result, protocol=5)
     except Exception:
-        import cloudpickle
+        import cloudpickle  # type: ignore[import-untyped]
 
         return cloudpickle.dumps(result, protocol=5)  # type: ignore[no-any-return]
 

@@ -201,8 +201,8 @@ class ResultStore:
         self._scan = None
 
     def _index(self) -> _Scan:
+        self.flush()
         if self._scan is None:
-            self.flush()
             scan = _Scan()
             for path in self._segment_paths():
                 self._read_segment(path, scan)
@@ -221,17 +221,21 @@ class ResultStore:
 
     def _read_segment(self, path: Path, scan: _Scan) -> None:
         try:
-            handle = open(path, "rb")
+            handle = open(path, "rb")  # noqa: SIM115  # closed by the with below
         except OSError as exc:
             self.on_problem(f"cannot read {path}: {exc.strerror or exc}; its results are ignored")
             return
         with handle:
-            problem = self._read_records(path, handle, scan)
+            try:
+                problem = self._read_records(path, handle, scan)
+            except (ValueError, OverflowError, RecursionError, OSError) as exc:
+                problem = f"unreadable ({type(exc).__name__}: {exc})"
         if problem:
             self.on_problem(f"{path.name}: {problem}; later results in it are ignored (they will run again)")
 
     def _read_records(self, path: Path, handle: BinaryIO, scan: _Scan) -> str | None:
         env: Mapping[str, Any] = {}
+        size_of_file = os.fstat(handle.fileno()).st_size
         while True:
             start = handle.tell()
             line = handle.readline()
@@ -242,7 +246,7 @@ class ResultStore:
             try:
                 head = json.loads(line)
                 op = head["op"]
-            except (ValueError, TypeError, KeyError):
+            except (ValueError, TypeError, KeyError, RecursionError):
                 return f"unreadable record at byte {start}"
             if op == "env":
                 env = head.get("env") if isinstance(head.get("env"), dict) else {}
@@ -250,7 +254,6 @@ class ResultStore:
             key = head.get("k")
             if not isinstance(key, str) or not valid_key(key):
                 return f"record at byte {start} has no valid key"
-            scan.records[path] = scan.records.get(path, 0) + 1
             if op == "del":
                 scan.delete(key, _number(head.get("t")))
                 continue
@@ -263,6 +266,9 @@ class ResultStore:
                 scan.bad[key] = "its record is truncated"
                 return _partial(path, start) if not meta_line.endswith(b"\n") else f"bad record at byte {start}"
             payload_offset = handle.tell()
+            if size > size_of_file - payload_offset:
+                scan.bad[key] = "its payload is truncated"
+                return _partial(path, start)
             if size:
                 handle.seek(size, os.SEEK_CUR)
             if handle.read(1) != b"\n":
@@ -273,6 +279,7 @@ class ResultStore:
                 scan.bad[key] = "its record names a foreign payload"
                 continue
             metrics = head.get("m")
+            scan.records[path] = scan.records.get(path, 0) + 1
             scan.put(
                 Entry(
                     key=key,
@@ -353,9 +360,10 @@ class ResultStore:
         """Unpickle the stored result of ``entry``. Unpickling runs code:
         only for stores you trust. Raises ``LookupError`` when the payload is
         missing or does not match its recorded hash."""
-        import cloudpickle
+        import pickle
 
-        return cloudpickle.loads(self.payload(entry))
+        # cloudpickle writes standard pickles: the stdlib reads them back.
+        return pickle.loads(self.payload(entry))
 
     # -- writing -------------------------------------------------------
 
@@ -381,7 +389,8 @@ class ResultStore:
         if handle is None:
             path = self._own_segment()
             self.segments.mkdir(parents=True, exist_ok=True)
-            handle = self._handle = open(path, "ab")
+            # Kept open between records; closed by close().
+            handle = self._handle = open(path, "ab")  # noqa: SIM115
             self._pid = os.getpid()
             if handle.tell() == 0:
                 handle.write(json.dumps({"op": "env", "env": self._env}, separators=_COMPACT).encode() + b"\n")
@@ -436,7 +445,7 @@ class ResultStore:
             blob = f"{key}.{digest[:16]}.pkl"
             directory = self.blobs / key[:2]
             directory.mkdir(parents=True, exist_ok=True)
-            if not (directory / blob).exists():
+            if not _holds(directory / blob, digest):
                 atomic_write(directory / blob, payload)
             inline = b""
         now = time.time()
@@ -528,10 +537,11 @@ class ResultStore:
     def _write_compacted(self, live: list[Entry], deleted: Mapping[str, float]) -> None:
         # Deletions are kept (they are one short line each): a put of the
         # same key may sit in a segment that was not compacted.
+        live_keys = {entry.key for entry in live}
         chunks = [
             json.dumps({"op": "del", "k": key, "t": when}, separators=_COMPACT).encode() + b"\n"
             for key, when in sorted(deleted.items())
-            if key not in {entry.key for entry in live}
+            if key not in live_keys
         ]
         if not live and not chunks:
             return
@@ -570,6 +580,19 @@ def _partial(path: Path, start: int) -> str | None:
     if time.time() - _mtime(path) < 60:
         return None
     return f"partial record at byte {start} (a writer was killed mid-write)"
+
+
+def _holds(path: Path, digest: str) -> bool:
+    """Whether ``path`` exists with content of hash ``digest`` (a damaged
+    blob is rewritten, not trusted)."""
+    digest_of = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest_of.update(chunk)
+    except OSError:
+        return False
+    return digest_of.hexdigest() == digest
 
 
 def _number(value: Any) -> float:

@@ -476,11 +476,6 @@ def test_numpy_object_arrays(np: Any) -> None:
         encode(np.array([object()], dtype=object))
 
 
-@pytest.mark.xfail(
-    reason="BUG: _encode_numpy keys arrays by dtype.str, which is '|V8' for every 8-byte structured dtype, "
-    "so arrays with different field names/types and the same bytes collide",
-    strict=True,
-)
 def test_numpy_structured_dtypes_differ(np: Any) -> None:
     ints = np.zeros(2, dtype=[("a", "<i4"), ("b", "<i4")])
     floats = np.zeros(2, dtype=[("x", "<f4"), ("y", "<f4")])

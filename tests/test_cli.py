@@ -1,0 +1,125 @@
+"""The ``memento`` command, run as a real process on a store made by pytest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import memento_cli, outcomes
+
+GRID = """
+import pytest_memento as memento
+
+@memento.matrix(parameters={"model": ["a", "b"], "seed": [0, 1]}, settings={"note": "x"})
+def alpha(config):
+    return {"score": config.seed + (10 if config.model == "b" else 0), "tag": config.model}
+
+@memento.matrix(parameters={"n": [1]})
+def beta(config):
+    return {"n": config.n}
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, run_plain) -> Path:
+    pytester.makepyfile(test_grid=GRID)
+    assert outcomes(run_plain()) == {"passed": 5}
+    return pytester.path
+
+
+def test_list_finds_the_store_upwards(project: Path) -> None:
+    sub = project / "deeper" / "still"
+    sub.mkdir(parents=True)
+    result = memento_cli(sub, "list")
+    assert result.returncode == 0, result.stderr
+    assert "test_grid.py::alpha[b-1]" in result.stdout
+    assert "score=11" in result.stdout
+    assert "5 result(s)" in result.stdout
+
+
+def test_list_json_and_filter(project: Path) -> None:
+    result = memento_cli(project, "list", "--json", "--experiment", "beta")
+    records = json.loads(result.stdout)
+    assert [r["experiment"] for r in records] == ["test_grid.py::beta"]
+    assert records[0]["metrics"] == {"n": 1}
+    assert records[0]["environment"]["python"]
+
+
+def test_show_by_prefix_and_result(project: Path) -> None:
+    records = json.loads(memento_cli(project, "list", "--json", "--experiment", "beta").stdout)
+    key = records[0]["key"]
+    shown = memento_cli(project, "show", key[:10])
+    assert json.loads(shown.stdout)["config"] == {"n": 1}
+    with_result = memento_cli(project, "show", key[:10], "--result")
+    assert with_result.stdout.rstrip().endswith("{'n': 1}")
+
+
+def test_show_errors(project: Path) -> None:
+    missing = memento_cli(project, "show", "ffffffffffff")
+    assert missing.returncode == 2
+    assert "no stored result has a key starting with 'ffffffffffff'" in missing.stderr
+    ambiguous = memento_cli(project, "show", "")
+    assert ambiguous.returncode == 2
+    not_hex = memento_cli(project, "show", "../../etc/passwd")
+    assert not_hex.returncode == 2
+
+
+def test_no_store_is_a_clear_error(tmp_path: Path) -> None:
+    result = memento_cli(tmp_path, "list")
+    assert result.returncode == 2
+    assert "no .memento store here or in a parent directory" in result.stderr
+    result = memento_cli(tmp_path, "--dir", str(tmp_path), "list")
+    assert "is not a pytest-memento store" in result.stderr
+
+
+def test_export_formats_read_by_pandas(project: Path) -> None:
+    result = memento_cli(project, "export", "out.csv", "out.json", "out.md")
+    assert result.returncode == 0, result.stderr
+    csv = pd.read_csv(project / "out.csv")
+    records = pd.read_json(project / "out.json")
+    assert len(csv) == len(records) == 5
+    assert set(csv.columns) >= {"experiment", "id", "status", "key", "duration", "model", "seed", "note", "score", "n"}
+    alpha = csv[csv.experiment == "test_grid.py::alpha"].sort_values("score")
+    assert alpha.score.tolist() == [0, 1, 10, 11]
+    markdown = (project / "out.md").read_text().splitlines()
+    assert markdown[0].startswith("| experiment | id | status | key | duration |")
+    assert len(markdown) == 7
+
+
+def test_export_to_stdout_and_bad_paths(project: Path) -> None:
+    shown = memento_cli(project, "export", "--format", "md", "-")
+    assert shown.stdout.startswith("| experiment |")
+    assert memento_cli(project, "export", "-").returncode == 2
+    bad = memento_cli(project, "export", "out.xlsx")
+    assert bad.returncode == 2
+    assert "out.xlsx" in bad.stderr
+    assert "one of .csv, .json, .md" in bad.stderr
+    missing_dir = memento_cli(project, "export", "nope/out.csv")
+    assert "does not exist" in missing_dir.stderr
+
+
+def test_clear_some_then_all(project: Path, run_plain) -> None:
+    cleared = memento_cli(project, "clear", "--experiment", "beta")
+    assert "removed 1 result(s)" in cleared.stdout
+    assert outcomes(run_plain()) == {"passed": 1, "cached": 4}
+    refused = memento_cli(project, "clear")
+    assert refused.returncode == 2
+    assert "--yes" in refused.stderr
+    assert "removed 5 result(s)" in memento_cli(project, "clear", "--yes").stdout
+    assert outcomes(run_plain()) == {"passed": 5}
+
+
+def test_gc_compacts_without_losing_results(project: Path, run_plain) -> None:
+    run_plain("--memento-rerun")  # a second segment that supersedes the first
+    segments = list((project / ".memento" / "results" / "segments").glob("*.seg"))
+    assert len(segments) == 2
+    dry = memento_cli(project, "gc", "--older-than", "0", "--dry-run")
+    assert "would remove 2 file(s)" in dry.stdout
+    done = memento_cli(project, "gc", "--older-than", "0")
+    assert "removed 2 file(s); 5 result(s) kept" in done.stdout
+    assert len(list((project / ".memento" / "results" / "segments").glob("*.seg"))) == 1
+    assert outcomes(run_plain()) == {"cached": 5}
+    young = memento_cli(project, "gc")
+    assert "removed 0 file(s)" in young.stdout
