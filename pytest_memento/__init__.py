@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
+from .checkpoint import Checkpoint, CheckpointError
 from .matrix import Config, matrix
 
-__all__ = ["Config", "__version__", "matrix"]
+__all__ = ["Checkpoint", "CheckpointError", "Config", "__version__", "matrix"]
 __version__ = "0.1.0"

@@ -4,6 +4,7 @@
     memento show KEY [--result]
     memento export PATH... | memento export --format md -
     memento clear [--experiment TEXT] [--yes]
+    memento checkpoints
     memento gc [--older-than SECONDS] [--dry-run]
 
 Only ``show --result`` unpickles anything; listing and exporting read JSON.
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .checkpoint import iter_checkpoints
 from .report import EXPORT_FORMATS, render, rows_from_store, write_export
 from .store import Entry, ResultStore
 
@@ -140,6 +142,17 @@ def cmd_clear(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_checkpoints(args: argparse.Namespace) -> int:
+    store, problems = _open(args)
+    found = list(iter_checkpoints(store.root))
+    for info in found:
+        label = info.label.get("nodeid") or info.key[:12]
+        print(f"{info.key[:12]}  {label}  {info.describe()}  {info.size / 1e6:.1f} MB")
+    print(f"{len(found)} checkpoint(s) left by configurations that have not passed yet")
+    _problems(problems)
+    return 0
+
+
 def cmd_gc(args: argparse.Namespace) -> int:
     store, problems = _open(args)
     removed = store.compact(older_than=args.older_than, dry_run=args.dry_run)
@@ -177,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     clear.add_argument("--experiment", help="only experiments whose id contains this text")
     clear.add_argument("--yes", action="store_true", help="confirm removing everything")
     clear.set_defaults(run=cmd_clear)
+
+    checkpoints = commands.add_parser("checkpoints", help="list checkpoints left by interrupted or failed configurations")
+    checkpoints.set_defaults(run=cmd_checkpoints)
 
     gc = commands.add_parser("gc", help="compact segments, remove unreferenced payloads and temp files")
     gc.add_argument("--older-than", type=float, default=3600.0, metavar="SECONDS", help="leave files younger than this (default 3600)")

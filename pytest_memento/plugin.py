@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from . import runner
+from .checkpoint import Checkpoint
 from .matrix import Config, MatrixError, argnames_for, specs_of
 from .session import CACHED, MementoSession, SettingsError, resolve_settings
 
@@ -21,6 +22,7 @@ SESSION_KEY = runner.SESSION_KEY
 HELP_DIR = "Where results and checkpoints live (default: .memento under rootdir; env MEMENTO_DIR)."
 HELP_RERUN = "Run every configuration again and replace stored results."
 HELP_CACHED_ONLY = "Run nothing: report stored configurations, skip the rest as not cached."
+HELP_RETRIES = "With xdist: put an item whose worker died back in the queue up to N times (it resumes from its checkpoint)."
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,7 +30,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memento-dir", dest="memento_dir", metavar="PATH", default=None, help=HELP_DIR)
     group.addoption("--memento-rerun", dest="memento_rerun", action="store_true", help=HELP_RERUN)
     group.addoption("--memento-cached-only", dest="memento_cached_only", action="store_true", help=HELP_CACHED_ONLY)
+    group.addoption("--memento-retries", dest="memento_retries", metavar="N", type=int, default=None, help=HELP_RETRIES)
     parser.addini("memento_dir", HELP_DIR + " Relative to rootdir.", default="")
+    parser.addini("memento_retries", HELP_RETRIES, default="0")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,10 +59,12 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[SESSION_KEY].json_report = bool(getattr(config.option, "json_report", False))
     config.pluginmanager.register(runner.ReportObserver(config.stash[SESSION_KEY]), "memento-observer")
+    runner.stop_cleanly_on_sigterm(config)
     if config.pluginmanager.hasplugin("xdist"):
         from .xdist import XdistGlue
 
-        config.pluginmanager.register(XdistGlue(config.stash[SESSION_KEY]), "memento-xdist")
+        retries = runner.retries_of(config.option.memento_retries, str(config.getini("memento_retries")))
+        config.pluginmanager.register(XdistGlue(config.stash[SESSION_KEY], retries), "memento-xdist")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -95,6 +101,20 @@ def memento_config() -> Config:
     pytest.fail("the 'config' fixture only exists in @memento.matrix experiments", pytrace=False)
 
 
+@pytest.fixture
+def checkpoint(request: pytest.FixtureRequest) -> Checkpoint:
+    """Save and resume the state of a long experiment.
+
+    ``state = checkpoint.load(default=...)`` returns the newest state saved
+    by this configuration (same config key and code), else ``default``;
+    ``checkpoint.save(state)`` replaces it atomically (``every=60`` writes at
+    most once a minute and returns whether it wrote). When the item passes
+    and its result is stored, the checkpoint is removed. Outside a matrix it
+    is keyed by the test's node id.
+    """
+    return runner.checkpoint_for(request.node)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     return runner.protocol(item, nextitem)
@@ -120,12 +140,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     yield
     runner.store_if_passed(item)
+    runner.finish_plain_checkpoint(item)
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     info = getattr(report, "memento", None)
     if info and info.get("cached") and report.when == "call" and report.passed:
         return CACHED, "c", "CACHED"
+    if str(report.outcome) == "rerun":  # a crashed item put back in the queue
+        return "rerun", "R", "RERUN"
     return None
 
 
@@ -146,3 +169,4 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     runner.close_store(config)
+    runner.restore_sigterm(config)

@@ -8,9 +8,12 @@ come from :mod:`.session`.
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import os
 import pickle
+import signal
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import Any, Literal
 
 import pytest
 
+from .checkpoint import Checkpoint, checkpoint_path, read_info
 from .hashing import config_key, jsonable_mapping
 from .matrix import Case, Config, MatrixError, expand, specs_of
 from .session import CACHED, NOT_CACHED, RUN, Decision, MementoSession, build_record, metrics_of
@@ -31,6 +35,8 @@ CONFIG_JSON_KEY = pytest.StashKey[dict[str, Any]]()
 INVALID_KEY = pytest.StashKey[str]()
 METRICS_KEY = pytest.StashKey[Mapping[str, Any]]()
 CASE_KEY = pytest.StashKey[Case]()
+CHECKPOINT_KEY = pytest.StashKey[Checkpoint]()
+SIGTERM_KEY = pytest.StashKey[Callable[[int, Any], None]]()
 EXPANDED_KEY = pytest.StashKey[dict[Any, tuple[str, list[Case]]]]()
 
 _SKIP_MARKS = ("skip", "skipif", "xfail")
@@ -279,7 +285,20 @@ def _info(item: pytest.Item, case: Case, decision: Decision, duration: float) ->
         "reason": decision.reason,
         "duration": duration,
         "problems": list(decision.problems),
+        **_checkpoint_info(item),
     }
+
+
+def _checkpoint_info(item: pytest.Item) -> dict[str, Any]:
+    checkpoint = item.stash.get(CHECKPOINT_KEY, None)
+    if checkpoint is None:
+        return {}
+    info: dict[str, Any] = {"checkpoint_saves": checkpoint.saves}
+    if checkpoint.resumed_from is not None:
+        info["resumed"] = checkpoint.resumed_from.describe()
+    if checkpoint.ignored:
+        info["checkpoint_ignored"] = checkpoint.ignored
+    return info
 
 
 def _wants_info(when: str, passed: bool, decision: Decision) -> bool:
@@ -289,8 +308,13 @@ def _wants_info(when: str, passed: bool, decision: Decision) -> bool:
 def annotate(item: pytest.Item, report: pytest.TestReport) -> pytest.TestReport:
     """Remember each phase's report; put the memento info on the one that
     says how the configuration went (JSON-safe: it crosses to xdist)."""
+    checkpoint = item.stash.get(CHECKPOINT_KEY, None)
+    if checkpoint is not None and report.failed and checkpoint.saves:
+        report.sections.append(("memento checkpoint", _resume_note(checkpoint)))
     decision = item.stash.get(DECISION_KEY, None)
     if decision is None:
+        if checkpoint is not None:
+            item.stash.setdefault(PHASES_KEY, {})[report.when] = report
         return report
     phases = item.stash.setdefault(PHASES_KEY, {})
     phases[report.when] = report
@@ -333,6 +357,7 @@ def store_if_passed(item: pytest.Item) -> None:
     case = case_of(item)
     if case is None or setup is None or called is None or not (setup.passed and called.passed):
         return
+    checkpoint = item.stash.get(CHECKPOINT_KEY, None)
     session = item.config.stash[SESSION_KEY]
     try:
         payload = pickle_result(result)
@@ -353,12 +378,56 @@ def store_if_passed(item: pytest.Item) -> None:
     try:
         # Quick results are written in batches (at least every max_delay
         # seconds and at session end); slow ones at once.
-        session.store.put(case.key, record, payload, defer=called.duration < session.store.max_delay)
+        # Quick results are written in batches (at least every max_delay
+        # seconds and at session end); slow ones, and any that saved a
+        # checkpoint (removed right after), at once.
+        quick = called.duration < session.store.max_delay and (checkpoint is None or not checkpoint.exists)
+        session.store.put(case.key, record, payload, defer=quick)
     except OSError as exc:
         pytest.fail(
             f"pytest-memento: could not store the result of {item.name} in {session.store.root}: {exc}",
             pytrace=False,
         )
+    if checkpoint is not None:
+        checkpoint.remove()
+
+
+def finish_plain_checkpoint(item: pytest.Item) -> None:
+    """A test outside a matrix that passed no longer needs its checkpoint."""
+    checkpoint = item.stash.get(CHECKPOINT_KEY, None)
+    if checkpoint is None or DECISION_KEY in item.stash:
+        return
+    phases = item.stash.get(PHASES_KEY, {})
+    setup, called = phases.get("setup"), phases.get("call")
+    if setup is not None and called is not None and setup.passed and called.passed:
+        checkpoint.remove()
+
+
+def _resume_note(checkpoint: Checkpoint) -> str:
+    info = read_info(checkpoint.path)
+    if info is None:
+        return "no checkpoint was kept"
+    return f"the next run resumes from the checkpoint ({info.describe()}) at {info.path}"
+
+
+def checkpoint_for(item: pytest.Item) -> Checkpoint:
+    """The ``checkpoint`` of an item: keyed by its config key in a matrix,
+    else by its rootdir-relative node id."""
+    session = item.config.stash[SESSION_KEY]
+    case = case_of(item)
+    if case is not None:
+        key, label = case.key, {"experiment": case.experiment, "test_id": case.id, "nodeid": item.nodeid}
+    else:
+        key = hashlib.sha256(f"pytest-memento/node/1\0{item.nodeid}".encode()).hexdigest()
+        label = {"nodeid": item.nodeid}
+    checkpoint = Checkpoint(
+        checkpoint_path(session.settings.store_dir, key),
+        key=key,
+        label=label,
+        fresh=session.settings.rerun,
+    )
+    item.stash[CHECKPOINT_KEY] = checkpoint
+    return checkpoint
 
 
 class ReportObserver:
@@ -373,6 +442,9 @@ class ReportObserver:
         if info is None:
             if report.when == "teardown" and report.failed and report.nodeid in rows:
                 rows[report.nodeid]["outcome"] = "error"
+            elif report.failed and report.when not in ("setup", "call", "teardown"):
+                # xdist's report for an item whose worker died.
+                rows[report.nodeid] = {"nodeid": report.nodeid, "outcome": "crashed", "reason": "worker died"}
             return
         if info.get("cached") and report.passed:
             outcome = CACHED
@@ -415,3 +487,40 @@ def close_store(config: pytest.Config) -> None:
     if session is not None:
         flush_store(config)
         session.store.close()
+
+
+def retries_of(cli: int | None, ini: str) -> int:
+    """``--memento-retries`` (else ini ``memento_retries``) as a count."""
+    if cli is not None:
+        value, where = cli, "--memento-retries"
+    else:
+        try:
+            value, where = int(ini or "0"), "memento_retries (ini)"
+        except ValueError:
+            raise pytest.UsageError(f"pytest-memento: memento_retries (ini): expected a whole number, got {ini!r}") from None
+    if value < 0:
+        raise pytest.UsageError(f"pytest-memento: {where}: expected 0 or more, got {value}")
+    return value
+
+
+def stop_cleanly_on_sigterm(config: pytest.Config) -> None:
+    """Make SIGTERM (what Slurm and most schedulers send before SIGKILL)
+    end the run like Ctrl-C: finished results are written, running items
+    keep their last checkpoint. Only if nobody installed a handler already,
+    and only in the main thread (where Python delivers signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    config.stash[SIGTERM_KEY] = interrupt
+
+
+def restore_sigterm(config: pytest.Config) -> None:
+    handler = config.stash.get(SIGTERM_KEY, None)
+    if handler is not None and signal.getsignal(signal.SIGTERM) is handler:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

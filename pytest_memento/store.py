@@ -527,6 +527,10 @@ class ResultStore:
                     doomed.append(path)
         if self.segments.is_dir():
             doomed.extend(p for p in self.segments.iterdir() if p.name.endswith(_TMP_SUFFIX) and _mtime(p) < cutoff)
+        checkpoints = self.root / "checkpoints"
+        if checkpoints.is_dir():
+            # Temp files of checkpoint saves that a kill interrupted.
+            doomed.extend(p for p in checkpoints.glob("*/*" + _TMP_SUFFIX) if _mtime(p) < cutoff)
         if not dry_run:
             for path in doomed:
                 with contextlib.suppress(OSError):

@@ -2,19 +2,45 @@
 
 The controller resolves the store directory once and hands it to every
 worker (replacement workers included) through ``workerinput``, so all
-processes of a run write to the same store.
+processes of a run write to the same store. When a worker dies (SIGKILL,
+``os._exit``, out of memory), xdist fails the item it was running; this glue
+says in that report where the configuration will resume from, and with
+``--memento-retries N`` puts the item back in the queue (up to N times), so a
+fresh worker resumes it from its checkpoint within the same run.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from .checkpoint import iter_checkpoints
 from .session import MementoSession
 
 
 class XdistGlue:
-    def __init__(self, session: MementoSession) -> None:
+    def __init__(self, session: MementoSession, retries: int) -> None:
         self.session = session
+        self.retries = retries
+        self.attempts: dict[str, int] = {}
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["memento_dir"] = str(self.session.settings.store_dir)
+
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        note = self._resume_note(crashitem)
+        attempt = self.attempts.get(crashitem, 0) + 1
+        self.attempts[crashitem] = attempt
+        if attempt <= self.retries and hasattr(sched, "mark_test_pending"):
+            sched.mark_test_pending(crashitem)
+            report.outcome = "rerun"  # type: ignore[assignment]
+            report.longrepr = f"{report.longrepr}; pytest-memento retries it ({attempt} of {self.retries}): {note}"
+        else:
+            report.longrepr = f"{report.longrepr}; the worker died, and the next run {note}"
+
+    def _resume_note(self, nodeid: str) -> str:
+        for info in iter_checkpoints(self.session.settings.store_dir):
+            if info.label.get("nodeid") == nodeid:
+                return f"resumes it from its checkpoint ({info.describe()})"
+        return "starts it from the beginning (it saved no checkpoint)"
