@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -33,3 +34,26 @@ def test_first_example_runs_then_is_cached(pytester: pytest.Pytester) -> None:
     second.stdout.fnmatch_lines(["ccccccccc*", "*9 configurations: 9 cached; store: .memento*"])
     listed = pytester.runpytest_subprocess("experiments", "--collect-only", "-q", "-k", "SVC and load_iris")
     listed.stdout.fnmatch_lines(["experiments/test_classifiers.py::test_classifier[[]SVC-load_iris-0[]]"])
+
+
+def test_checkpoint_example_runs_and_resumes(pytester: pytest.Pytester) -> None:
+    source = next(block for block in python_blocks() if "checkpoint" in block)
+    target = pytester.path / source.splitlines()[0][2:].strip()
+    target.parent.mkdir(parents=True)
+    # Make the second configuration die once after a few epochs, as a node would.
+    crashing = source.replace(
+        "        checkpoint.save(state, every=30)",
+        "        checkpoint.save(state)\n"
+        "        if config.lr == 0.01 and config.seed == 1 and epoch == 4 and checkpoint.resumed_from is None:\n"
+        "            raise RuntimeError('preempted')",
+    )
+    assert crashing != source
+    target.write_text(crashing)
+    first = pytester.runpytest_subprocess("experiments", "-p", "no:xdist")
+    assert outcomes(first) == {"passed": 3, "failed": 1}
+    first.stdout.fnmatch_lines(["*the next run resumes from the checkpoint (save #5 at*"])
+    second = pytester.runpytest_subprocess("experiments", "-p", "no:xdist", "--json-report", "--json-report-file=r.json")
+    assert outcomes(second) == {"passed": 1, "cached": 3}
+    report = json.loads((pytester.path / "r.json").read_text())
+    resumed = [t["metadata"]["memento"].get("resumed", "") for t in report["tests"]]
+    assert sum(1 for text in resumed if text.startswith("save #5")) == 1
