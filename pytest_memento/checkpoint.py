@@ -59,7 +59,9 @@ class CheckpointInfo:
 def _read_header(handle: Any, path: Path) -> tuple[dict[str, Any], int] | None:
     if handle.read(len(MAGIC)) != MAGIC:
         return None
-    line = handle.readline(1 << 20)
+    # Headers grow with the number of out-of-band buffers; 64 MiB is far
+    # beyond any real one and still bounds what a foreign file makes us read.
+    line = handle.readline(1 << 26)
     try:
         header = json.loads(line)
     except (ValueError, RecursionError):
@@ -69,6 +71,8 @@ def _read_header(handle: Any, path: Path) -> tuple[dict[str, Any], int] | None:
     buffers = header.get("buffers")
     pickled = header.get("pickle")
     if not isinstance(pickled, int) or not isinstance(buffers, list) or not all(isinstance(n, int) and n >= 0 for n in buffers):
+        return None
+    if not isinstance(header.get("saves", 0), int) or not isinstance(header.get("saved", 0.0), (int, float)):
         return None
     expected = handle.tell() + pickled + sum(buffers)
     if os.fstat(handle.fileno()).st_size != expected:
@@ -146,6 +150,8 @@ class Checkpoint:
         self.key = key
         self.label = dict(label or {})
         self.fingerprint = fingerprint
+        # As it reads back from the JSON header (tuples become lists, ...).
+        self._stored_fingerprint = json.loads(json.dumps(fingerprint, default=str))
         self._fresh = fresh
         self._clock = clock
         self._last_write: float | None = None
@@ -193,7 +199,7 @@ class Checkpoint:
             if header.get("key") != self.key:
                 self.ignored = f"{self.path} belongs to another configuration"
                 return default
-            if header.get("fingerprint") != self.fingerprint:
+            if header.get("fingerprint") != self._stored_fingerprint:
                 self.ignored = "the experiment's code changed since it was saved"
                 return default
             state = self._read_state(handle, header)

@@ -584,22 +584,12 @@ def test_saving_a_64mb_array_does_not_copy_it(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- bugs
 
 
-@pytest.mark.xfail(
-    reason="BUG: the header is JSON-encoded, so a fingerprint that JSON does not round-trip "
-    "(a tuple becomes a list) never equals itself again and load always returns default",
-    strict=True,
-)
 def test_load_with_an_equal_tuple_fingerprint(tmp_path: Path) -> None:
     make(tmp_path, fingerprint=("code", 1)).save({"i": 1})
     reader = make(tmp_path, fingerprint=("code", 1))
     assert reader.load(DEFAULT) == {"i": 1}, reader.ignored
 
 
-@pytest.mark.xfail(
-    reason="BUG: save writes header lines of any length, but _read_header reads at most 1 MiB "
-    "(readline(1 << 20)); a checkpoint with a header over 1 MiB is saved fine and never loaded",
-    strict=True,
-)
 def test_load_after_save_with_a_header_over_one_mib(tmp_path: Path) -> None:
     # Here through a long label; a state holding ~530,000 numpy arrays
     # (one length per out-of-band buffer in the header) does the same.
@@ -609,11 +599,6 @@ def test_load_after_save_with_a_header_over_one_mib(tmp_path: Path) -> None:
     assert reader.load(DEFAULT) == {"i": 1}, reader.ignored
 
 
-@pytest.mark.xfail(
-    reason="BUG: read_info converts header fields with int()/float() unguarded, so a header with "
-    "a non-numeric 'saves' raises ValueError instead of returning None (Checkpoint() raises too)",
-    strict=True,
-)
 def test_read_info_of_a_header_with_a_bad_field_is_none(tmp_path: Path) -> None:
     path = checkpoint_path(tmp_path, KEY)
     path.parent.mkdir(parents=True)
