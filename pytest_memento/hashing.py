@@ -27,6 +27,7 @@ from typing import Any
 __all__ = [
     "KEY_SCHEME",
     "UnstableValueError",
+    "config_hash",
     "config_key",
     "encode",
     "encode_config",
@@ -226,6 +227,15 @@ def config_key(experiment: str, encoded_config: bytes, version: Any = 0) -> str:
     digest.update(encode(experiment))
     digest.update(encoded_config)
     digest.update(encode(version, "version"))
+    return digest.hexdigest()
+
+
+def config_hash(experiment: str, encoded_config: bytes) -> str:
+    """Like :func:`config_key` without the version: tells that a stored
+    result is of the same configuration at another version."""
+    digest = hashlib.sha256(KEY_SCHEME + b"no-version\x00")
+    digest.update(encode(experiment))
+    digest.update(encoded_config)
     return digest.hexdigest()
 
 

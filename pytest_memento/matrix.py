@@ -214,7 +214,7 @@ def specs_of(obj: object) -> tuple[MatrixSpec, ...]:
 class Case:
     """One configuration of one experiment."""
 
-    __slots__ = ("encoded", "experiment", "id", "key", "marks", "matrix_index", "params", "settings", "version")
+    __slots__ = ("config_hash", "encoded", "experiment", "id", "key", "marks", "matrix_index", "params", "settings", "version")
 
     def __init__(
         self,
@@ -234,6 +234,7 @@ class Case:
         self.encoded = encoded
         self.matrix_index = matrix_index
         self.key = ""
+        self.config_hash = ""
         self.experiment = ""
 
     @property

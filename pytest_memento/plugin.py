@@ -33,6 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memento-retries", dest="memento_retries", metavar="N", type=int, default=None, help=HELP_RETRIES)
     parser.addini("memento_dir", HELP_DIR + " Relative to rootdir.", default="")
     parser.addini("memento_retries", HELP_RETRIES, default="0")
+    parser.addini("memento_stale", "What to do with a stored result whose experiment code changed: rerun (default) or keep (use it, with a warning).", default="rerun")
+    parser.addini("memento_seed", "Seed random, numpy and torch from config.seed (else the key) before each item (default true).", default="true")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,6 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
             invocation_dir=config.invocation_params.dir,
             rerun=config.option.memento_rerun,
             cached_only=config.option.memento_cached_only,
+            stale=str(config.getini("memento_stale")),
+            seed=str(config.getini("memento_seed")),
         )
     except SettingsError as exc:
         raise pytest.UsageError(f"pytest-memento: {exc}") from None

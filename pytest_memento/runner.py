@@ -22,8 +22,9 @@ from typing import Any, Literal
 import pytest
 
 from .checkpoint import Checkpoint, checkpoint_path, read_info
-from .hashing import config_key, jsonable_mapping
+from .hashing import config_hash, config_key, jsonable_mapping
 from .matrix import Case, Config, MatrixError, expand, specs_of
+from .provenance import seed_everything, seed_for
 from .session import CACHED, NOT_CACHED, RUN, Decision, MementoSession, build_record, metrics_of
 
 SESSION_KEY = pytest.StashKey[MementoSession]()
@@ -37,6 +38,8 @@ METRICS_KEY = pytest.StashKey[Mapping[str, Any]]()
 CASE_KEY = pytest.StashKey[Case]()
 CHECKPOINT_KEY = pytest.StashKey[Checkpoint]()
 SIGTERM_KEY = pytest.StashKey[Callable[[int, Any], None]]()
+PARENT_SKIPS_KEY = pytest.StashKey[dict[str, bool]]()
+SEED_KEY = pytest.StashKey[int]()
 EXPANDED_KEY = pytest.StashKey[dict[Any, tuple[str, list[Case]]]]()
 
 _SKIP_MARKS = ("skip", "skipif", "xfail")
@@ -96,6 +99,7 @@ def param_sets(cases: Sequence[Case], argnames: Sequence[str], experiment: str) 
     for case in cases:
         case.experiment = experiment
         case.key = config_key(experiment, case.encoded, case.version)
+        case.config_hash = config_hash(experiment, case.encoded)
         row = [
             case.config if name == "config" else case.params[name] if name in case.params else case.settings[name]
             for name in argnames
@@ -129,8 +133,31 @@ def case_of(item: pytest.Item) -> Case | None:
 
 
 def _foreign_parameters(item: pytest.Item, case: Case) -> list[str]:
+    params = item.callspec.params  # type: ignore[attr-defined]
+    if len(params) <= 1 + len(case.params) + len(case.settings) and all(
+        name == "config" or name in case.params or name in case.settings for name in params
+    ):
+        return []
     ours = {"config", *case.params, *case.settings}
-    return [name for name in item.callspec.params if name not in ours]  # type: ignore[attr-defined]
+    return [name for name in params if name not in ours]
+
+
+def _may_skip(item: pytest.Item) -> bool:
+    """Whether a skip, skipif or xfail mark applies to ``item`` (they are
+    evaluated by the normal protocol). Marks of modules and classes are
+    looked up once per parent, not once per item."""
+    if any(mark.name in _SKIP_MARKS for mark in item.own_markers):
+        return True
+    parent = item.parent
+    if parent is None:
+        return False
+    cache = item.config.stash.setdefault(PARENT_SKIPS_KEY, {})
+    found = cache.get(parent.nodeid)
+    if found is None:
+        found = cache[parent.nodeid] = any(
+            mark.name in _SKIP_MARKS for node in parent.listchain() for mark in node.own_markers
+        )
+    return found
 
 
 def protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
@@ -145,9 +172,10 @@ def protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
             "outside @memento.matrix, so its results cannot be keyed; make those matrix parameters"
         )
         return None
-    decision = item.config.stash[SESSION_KEY].decide(case, item.nodeid)
+    session = item.config.stash[SESSION_KEY]
+    decision = session.decide(case, item.nodeid, session.fingerprint(item.function))  # type: ignore[attr-defined]
     item.stash[DECISION_KEY] = decision
-    if decision.action == RUN or any(next(item.iter_markers(name), None) for name in _SKIP_MARKS):
+    if decision.action == RUN or _may_skip(item):
         return None
     _report_without_running(item, nextitem, decision)
     return True
@@ -177,6 +205,9 @@ def _teardown_previous(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
     hooks expect their setup hooks to have run, and for this item none did.
     Returns the failure to report, or None.
     """
+    if nextitem is not None and nextitem.parent is item.parent:
+        # Everything set up is shared with the next item: nothing to do.
+        return None
     session = item.config.stash[SESSION_KEY]
     teardown = session.builtin_teardown
     if teardown is None:
@@ -247,6 +278,13 @@ def call(item: pytest.Function) -> bool | None:
         return True
     func = item.obj
     kwargs = {name: item.funcargs[name] for name in _call_names(func)}
+    session = item.config.stash[SESSION_KEY]
+    case = case_of(item)
+    if session.settings.seed and case is not None:
+        # Seeded last thing before the call, so fixtures cannot disturb it.
+        seed = seed_for(case.params | case.settings, case.key)
+        seed_everything(seed)
+        item.stash[SEED_KEY] = seed
     item.stash[STARTED_KEY] = time.time()
     item.stash[METRICS_KEY] = {}
     result = func(**kwargs)
@@ -262,7 +300,7 @@ def call(item: pytest.Function) -> bool | None:
 def _config_json(item: pytest.Item, case: Case) -> dict[str, Any]:
     config_json = item.stash.get(CONFIG_JSON_KEY, None)
     if config_json is None:
-        config_json = item.stash[CONFIG_JSON_KEY] = jsonable_mapping(case.config)
+        config_json = item.stash[CONFIG_JSON_KEY] = jsonable_mapping({**case.params, **case.settings})
     return config_json
 
 
@@ -374,6 +412,7 @@ def store_if_passed(item: pytest.Item) -> None:
         started=item.stash.get(STARTED_KEY, time.time()),
         duration=called.duration,
         worker=session.worker,
+        extra=_provenance(item, case, session, checkpoint),
     )
     try:
         # Quick results are written in batches (at least every max_delay
@@ -390,6 +429,20 @@ def store_if_passed(item: pytest.Item) -> None:
         )
     if checkpoint is not None:
         checkpoint.remove()
+
+
+def _provenance(item: pytest.Item, case: Case, session: MementoSession, checkpoint: Checkpoint | None) -> dict[str, Any]:
+    fingerprint = session.fingerprint(item.function)  # type: ignore[attr-defined]
+    extra: dict[str, Any] = {
+        "fingerprint": fingerprint.value,
+        "fingerprint_parts": fingerprint.parts,
+        "config_hash": case.config_hash,
+        "seed": item.stash.get(SEED_KEY, None),
+        "packages": session.packages(item.module),  # type: ignore[attr-defined]
+    }
+    if checkpoint is not None and checkpoint.resumed_from is not None:
+        extra["resumed"] = checkpoint.resumed_from.describe()
+    return extra
 
 
 def finish_plain_checkpoint(item: pytest.Item) -> None:
@@ -425,6 +478,7 @@ def checkpoint_for(item: pytest.Item) -> Checkpoint:
         key=key,
         label=label,
         fresh=session.settings.rerun,
+        fingerprint=session.fingerprint(item.function).value if case is not None else None,  # type: ignore[attr-defined]
     )
     item.stash[CHECKPOINT_KEY] = checkpoint
     return checkpoint

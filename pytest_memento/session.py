@@ -6,19 +6,18 @@ environment, paths), so everything here is testable without pytest.
 
 from __future__ import annotations
 
-import getpass
 import numbers
 import os
-import platform
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .fingerprint import Fingerprint, FingerprintCache
 from .hashing import jsonable
 from .matrix import Case
+from .provenance import environment, packages_of
 from .store import Entry, ResultStore, StoreError, ensure_store_dir
 
 __all__ = [
@@ -45,6 +44,10 @@ class Settings:
     store_dir: Path
     rerun: bool = False
     cached_only: bool = False
+    #: Keep results whose code changed (with a warning) instead of rerunning.
+    keep_stale: bool = False
+    #: Seed random, numpy and torch before each item.
+    seed: bool = True
 
 
 def _truthy(text: str, where: str) -> bool:
@@ -65,6 +68,8 @@ def resolve_settings(
     invocation_dir: Path,
     rerun: bool,
     cached_only: bool,
+    stale: str = "rerun",
+    seed: str = "true",
 ) -> Settings:
     """Resolve the store directory: command line (relative to where pytest
     was invoked), then ``MEMENTO_DIR``, then ini ``memento_dir`` (relative to
@@ -86,7 +91,15 @@ def resolve_settings(
         ensure_store_dir(store_dir)
     except StoreError as exc:
         raise SettingsError(f"{where}: {exc}") from None
-    return Settings(store_dir=store_dir, rerun=rerun, cached_only=cached_only)
+    if stale.strip().lower() not in ("rerun", "keep"):
+        raise SettingsError(f"memento_stale (ini): expected rerun or keep, got {stale!r}")
+    return Settings(
+        store_dir=store_dir,
+        rerun=rerun,
+        cached_only=cached_only,
+        keep_stale=stale.strip().lower() == "keep",
+        seed=_truthy(seed, "memento_seed (ini)"),
+    )
 
 
 @dataclass(frozen=True)
@@ -116,29 +129,6 @@ def metrics_of(result: Any) -> dict[str, int | float]:
 
 def _utc(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
-
-
-_HOST: dict[str, str] = {}
-
-
-def environment_record() -> dict[str, str]:
-    """Where a result was computed (cached per process)."""
-    if not _HOST:
-        _HOST.update(
-            python=platform.python_version(),
-            implementation=platform.python_implementation(),
-            platform=platform.platform(),
-            host=socket.gethostname(),
-            user=_user(),
-        )
-    return dict(_HOST)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user database entry (containers)
-        return ""
 
 
 def build_record(
@@ -213,7 +203,9 @@ class MementoSession:
         self._last_failed = last_failed
         self._problems: list[str] = []
         self.store = ResultStore(settings.store_dir, on_problem=self._problems.append)
-        self.store.set_environment(environment_record())
+        self.store.set_environment(environment(rootdir))
+        self.fingerprints = FingerprintCache(rootdir)
+        self._packages: dict[str, dict[str, str]] = {}
         self.log = RunLog()
         #: pytest's own runner teardown, looked up once (see runner).
         self.builtin_teardown: Callable[..., Any] | None = None
@@ -234,21 +226,52 @@ class MementoSession:
             relative = Path(os.path.relpath(module_path, self.rootdir))
         return f"{relative.as_posix()}::{qualname}"
 
-    def decide(self, case: Case, nodeid: str) -> Decision:
+    def fingerprint(self, func: Callable[..., Any]) -> Fingerprint:
+        return self.fingerprints.of(func)
+
+    def packages(self, module: Any) -> dict[str, str]:
+        """Versions of what an experiment module imported (once per module)."""
+        name = getattr(module, "__name__", "")
+        found = self._packages.get(name)
+        if found is None:
+            found = self._packages[name] = packages_of(module)
+        return found
+
+    def decide(self, case: Case, nodeid: str, fingerprint: Fingerprint) -> Decision:
+        """Run, report as cached, or skip; with the reason a user reads."""
         if self.settings.rerun:
             return Decision(RUN, "--memento-rerun", problems=tuple(self.take_problems()))
         entry = self.store.get(case.key)
         problems = tuple(self.take_problems())
         if entry is not None:
-            return Decision(CACHED, "stored", entry, problems)
+            if entry.fingerprint == fingerprint.value:
+                return Decision(CACHED, "stored", entry, problems)
+            stale = f"code changed ({self._what_changed(entry, fingerprint)})"
+            if self.settings.keep_stale or self.settings.cached_only:
+                return Decision(CACHED, f"stale, kept: {stale}", entry, (*problems, f"{case.experiment}[{case.id}]: {stale}; kept"))
+            return Decision(RUN, stale, problems=problems)
         if self.settings.cached_only:
             return Decision(NOT_CACHED, "not cached", problems=problems)
         unusable = self.store.problem_of(case.key)
         if unusable:
             return Decision(RUN, f"stored entry unusable ({unusable})", problems=problems)
+        other = self.store.same_config(case.config_hash) if case.config_hash else None
+        if other is not None and other.version != jsonable(case.version):
+            return Decision(RUN, f"version changed ({other.version!r} -> {case.version!r})", problems=problems)
         if self._last_failed(nodeid):
             return Decision(RUN, "last run failed", problems=problems)
         return Decision(RUN, "new configuration", problems=problems)
+
+    def _what_changed(self, entry: Entry, fingerprint: Fingerprint) -> str:
+        try:
+            stored_parts = self.store.meta(entry).get("fingerprint_parts")
+        except LookupError:
+            stored_parts = None
+        if not isinstance(stored_parts, dict):
+            return "recorded without a fingerprint" if entry.fingerprint is None else "unknown part"
+        changed = fingerprint.changed_parts(stored_parts)
+        names = [name.split("::")[-1] for name in changed]
+        return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "") or "unknown part"
 
     def describe_store(self) -> str:
         try:

@@ -133,6 +133,9 @@ class Entry:
     sha256: str
     blob: str | None
     env: Mapping[str, Any]
+    #: Hash of experiment and config without the version (see hashing.config_hash).
+    config_hash: str | None = None
+    version: Any = None
 
 
 class _Scan:
@@ -142,6 +145,8 @@ class _Scan:
         self.entries: dict[str, Entry] = {}
         self.deleted: dict[str, float] = {}
         self.bad: dict[str, str] = {}
+        #: Newest entry per config_hash: the same configuration at any version.
+        self.by_config: dict[str, Entry] = {}
         #: put and del records read per segment (to tell garbage from live).
         self.records: dict[Path, int] = {}
 
@@ -153,6 +158,10 @@ class _Scan:
             return
         self.entries[entry.key] = entry
         self.bad.pop(entry.key, None)
+        if entry.config_hash:
+            other = self.by_config.get(entry.config_hash)
+            if other is None or other.time <= entry.time:
+                self.by_config[entry.config_hash] = entry
 
     def delete(self, key: str, when: float) -> None:
         current = self.entries.get(key)
@@ -294,6 +303,8 @@ class ResultStore:
                     sha256=str(head.get("h", "")),
                     blob=blob,
                     env=env,
+                    config_hash=head.get("c") if isinstance(head.get("c"), str) else None,
+                    version=head.get("v"),
                 )
             )
 
@@ -302,6 +313,10 @@ class ResultStore:
         if key in self._pending_keys:
             self.flush()
         return self._index().entries.get(key)
+
+    def same_config(self, config_hash: str) -> Entry | None:
+        """The newest entry of this experiment and config at any version."""
+        return self._index().by_config.get(config_hash)
 
     def problem_of(self, key: str) -> str | None:
         """Why a record of ``key`` was found but could not be used."""
@@ -452,10 +467,11 @@ class ResultStore:
         metrics = dict(meta.get("metrics") or {})
         duration = _number(meta.get("duration"))
         fingerprint = meta.get("fingerprint")
-        head = {"op": "put", "k": key, "t": now, "m": metrics, "d": duration, "f": fingerprint, "n": len(inline), "h": digest, "b": blob}
+        config_hash, version = meta.get("config_hash"), meta.get("version")
+        head = {"op": "put", "k": key, "t": now, "m": metrics, "d": duration, "f": fingerprint, "n": len(inline), "h": digest, "b": blob, "c": config_hash, "v": version}
         head_line = json.dumps(head, separators=_COMPACT).encode() + b"\n"
         meta_line = json.dumps({**meta, "format": FORMAT}, separators=_COMPACT).encode() + b"\n"
-        entry = Entry(key, now, metrics, duration, fingerprint, self.segments, len(head_line), len(head_line) + len(meta_line), len(inline), digest, blob, self._env)
+        entry = Entry(key, now, metrics, duration, fingerprint, self.segments, len(head_line), len(head_line) + len(meta_line), len(inline), digest, blob, self._env, config_hash, version)
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending.append((entry, head_line + meta_line + inline + b"\n"))
@@ -574,6 +590,8 @@ class ResultStore:
             "n": entry.size,
             "h": entry.sha256,
             "b": entry.blob,
+            "c": entry.config_hash,
+            "v": entry.version,
         }
         return json.dumps(head, separators=_COMPACT).encode() + b"\n" + meta_line + payload
 
