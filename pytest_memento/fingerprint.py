@@ -128,7 +128,7 @@ def _find_definition(tree: ast.Module, qualname: str) -> ast.AST | None:
         )
         if found is None:
             return None
-        scope = found.body  # type: ignore[attr-defined]
+        scope = found.body
     return found
 
 
@@ -179,9 +179,8 @@ class FingerprintCache:
         self._parts: dict[int, tuple[str, str] | None] = {}
         self._done: dict[Any, Fingerprint] = {}
         excluded = {sysconfig.get_paths().get(key) for key in ("purelib", "platlib", "stdlib", "platstdlib")}
-        self._excluded = tuple(os.path.realpath(path) + os.sep for path in excluded if path) + (
-            os.path.realpath(sys.prefix) + os.sep,
-        )
+        prefixes = [os.path.realpath(path) + os.sep for path in excluded if path]
+        self._excluded = (*prefixes, os.path.realpath(sys.prefix) + os.sep)
 
     def of(self, func: Callable[..., Any]) -> Fingerprint:
         """The fingerprint of ``func`` (cached per function)."""
@@ -246,7 +245,7 @@ class FingerprintCache:
             return
         value = namespace[chain[0]]
         for attribute in chain[1:]:
-            if isinstance(value, types.ModuleType) or isinstance(value, type):
+            if isinstance(value, (types.ModuleType, type)):
                 value = getattr(value, attribute, None)
             else:
                 break
