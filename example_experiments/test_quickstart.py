@@ -6,7 +6,8 @@ part of each configuration and of its cache key, but not of the test id, so the
 items read ``test_quickstart.py::gradient_descent[0.1-2]``.
 
 Run it twice: the second run calls nothing and reports every item as cached
-(``c``). Change ``steps`` (or bump ``version=``) and the items run again.
+(``c``). Change ``steps`` or the code of ``gradient_descent`` or ``loss`` and the
+items run again; comments and formatting do not count.
 """
 
 from __future__ import annotations
