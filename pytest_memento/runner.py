@@ -421,7 +421,8 @@ def store_if_passed(item: pytest.Item) -> None:
         # seconds and at session end); slow ones, and any that saved a
         # checkpoint (removed right after), at once.
         quick = called.duration < session.store.max_delay and (checkpoint is None or not checkpoint.exists)
-        session.store.put(case.key, record, payload, defer=quick)
+        code = {"fingerprint_parts": session.fingerprint(item.function).parts, "packages": session.packages(item.module)}  # type: ignore[attr-defined]
+        session.store.put(case.key, record, payload, defer=quick, code=code)
     except OSError as exc:
         pytest.fail(
             f"pytest-memento: could not store the result of {item.name} in {session.store.root}: {exc}",
@@ -435,10 +436,8 @@ def _provenance(item: pytest.Item, case: Case, session: MementoSession, checkpoi
     fingerprint = session.fingerprint(item.function)  # type: ignore[attr-defined]
     extra: dict[str, Any] = {
         "fingerprint": fingerprint.value,
-        "fingerprint_parts": fingerprint.parts,
         "config_hash": case.config_hash,
         "seed": item.stash.get(SEED_KEY, None),
-        "packages": session.packages(item.module),  # type: ignore[attr-defined]
     }
     if checkpoint is not None and checkpoint.resumed_from is not None:
         extra["resumed"] = checkpoint.resumed_from.describe()

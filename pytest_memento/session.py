@@ -206,6 +206,7 @@ class MementoSession:
         self.store.set_environment(environment(rootdir))
         self.fingerprints = FingerprintCache(rootdir)
         self._packages: dict[str, dict[str, str]] = {}
+        self._by_function: dict[Any, Fingerprint] = {}
         self.log = RunLog()
         #: pytest's own runner teardown, looked up once (see runner).
         self.builtin_teardown: Callable[..., Any] | None = None
@@ -227,7 +228,10 @@ class MementoSession:
         return f"{relative.as_posix()}::{qualname}"
 
     def fingerprint(self, func: Callable[..., Any]) -> Fingerprint:
-        return self.fingerprints.of(func)
+        found = self._by_function.get(func)
+        if found is None:
+            found = self._by_function[func] = self.fingerprints.of(func)
+        return found
 
     def packages(self, module: Any) -> dict[str, str]:
         """Versions of what an experiment module imported (once per module)."""
@@ -263,10 +267,7 @@ class MementoSession:
         return Decision(RUN, "new configuration", problems=problems)
 
     def _what_changed(self, entry: Entry, fingerprint: Fingerprint) -> str:
-        try:
-            stored_parts = self.store.meta(entry).get("fingerprint_parts")
-        except LookupError:
-            stored_parts = None
+        stored_parts = self.store.code_of(entry.fingerprint).get("fingerprint_parts")
         if not isinstance(stored_parts, dict):
             return "recorded without a fingerprint" if entry.fingerprint is None else "unknown part"
         changed = fingerprint.changed_parts(stored_parts)

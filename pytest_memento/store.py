@@ -145,6 +145,8 @@ class _Scan:
         self.entries: dict[str, Entry] = {}
         self.deleted: dict[str, float] = {}
         self.bad: dict[str, str] = {}
+        #: Fingerprint -> what it is made of (parts, packages), from "code" records.
+        self.code: dict[str, dict[str, Any]] = {}
         #: Newest entry per config_hash: the same configuration at any version.
         self.by_config: dict[str, Entry] = {}
         #: put and del records read per segment (to tell garbage from live).
@@ -191,6 +193,8 @@ class ResultStore:
         self._pending: list[tuple[Entry, bytes]] = []
         self._pending_keys: set[str] = set()
         self._pending_since = 0.0
+        #: Fingerprints whose "code" record this process already wrote.
+        self._code_written: set[str] = set()
         #: Longest time a deferred record waits in memory before it is written.
         self.max_delay = 1.0
 
@@ -210,8 +214,8 @@ class ResultStore:
         self._scan = None
 
     def _index(self) -> _Scan:
-        self.flush()
         if self._scan is None:
+            self.flush()
             scan = _Scan()
             for path in self._segment_paths():
                 self._read_segment(path, scan)
@@ -259,6 +263,11 @@ class ResultStore:
                 return f"unreadable record at byte {start}"
             if op == "env":
                 env = head.get("env") if isinstance(head.get("env"), dict) else {}
+                continue
+            if op == "code":
+                # What a fingerprint is made of, written once per segment.
+                if isinstance(head.get("f"), str) and isinstance(head.get("about"), dict):
+                    scan.code[head["f"]] = head["about"]
                 continue
             key = head.get("k")
             if not isinstance(key, str) or not valid_key(key):
@@ -314,6 +323,10 @@ class ResultStore:
             self.flush()
         return self._index().entries.get(key)
 
+    def code_of(self, fingerprint: Any) -> Mapping[str, Any]:
+        """What a fingerprint is made of (``fingerprint_parts``, ``packages``)."""
+        return self._index().code.get(fingerprint, {}) if isinstance(fingerprint, str) else {}
+
     def same_config(self, config_hash: str) -> Entry | None:
         """The newest entry of this experiment and config at any version."""
         return self._index().by_config.get(config_hash)
@@ -323,15 +336,18 @@ class ResultStore:
         return self._index().bad.get(key)
 
     def keys(self) -> set[str]:
+        self.flush()
         return set(self._index().entries)
 
     def iter_entries(self) -> Iterator[Entry]:
         """Every live entry, sorted by key. Never unpickles."""
+        self.flush()
         index = self._index().entries
         for key in sorted(index):
             yield index[key]
 
     def __len__(self) -> int:
+        self.flush()
         return len(self._index().entries)
 
     def resolve(self, prefix: str) -> list[str]:
@@ -339,6 +355,7 @@ class ResultStore:
         prefix = prefix.lower()
         if not re.fullmatch(r"[0-9a-f]{1,64}", prefix):
             return []
+        self.flush()
         return sorted(key for key in self._index().entries if key.startswith(prefix))
 
     def meta(self, entry: Entry) -> dict[str, Any]:
@@ -353,6 +370,10 @@ class ResultStore:
             raise LookupError(f"metadata of {entry.key[:16]} in {entry.segment} is not an object")
         meta["key"] = entry.key
         meta["environment"] = {**entry.env, **meta.get("environment", {})}
+        code = self._index().code.get(entry.fingerprint) if isinstance(entry.fingerprint, str) else None
+        if code:
+            for name, value in code.items():
+                meta.setdefault(name, value)
         meta["payload"] = {"size": entry.size, "sha256": entry.sha256, "blob": entry.blob}
         return meta
 
@@ -402,6 +423,8 @@ class ResultStore:
             handle = self._handle = None
             self._segment = None
         if handle is None:
+            if self._segment is None:
+                self._code_written = set()
             path = self._own_segment()
             self.segments.mkdir(parents=True, exist_ok=True)
             # Kept open between records; closed by close().
@@ -441,7 +464,9 @@ class ResultStore:
                 self._handle.close()
             self._handle = None
 
-    def put(self, key: str, meta: Mapping[str, Any], payload: bytes, *, defer: bool = False) -> None:
+    def put(
+        self, key: str, meta: Mapping[str, Any], payload: bytes, *, defer: bool = False, code: Mapping[str, Any] | None = None
+    ) -> None:
         """Store ``payload`` (already pickled) and its metadata under ``key``.
 
         With ``defer`` the record is buffered and written with others by the
@@ -472,9 +497,19 @@ class ResultStore:
         head_line = json.dumps(head, separators=_COMPACT).encode() + b"\n"
         meta_line = json.dumps({**meta, "format": FORMAT}, separators=_COMPACT).encode() + b"\n"
         entry = Entry(key, now, metrics, duration, fingerprint, self.segments, len(head_line), len(head_line) + len(meta_line), len(inline), digest, blob, self._env, config_hash, version)
+        record = head_line + meta_line + inline + b"\n"
+        if code and isinstance(fingerprint, str) and fingerprint not in self._code_written:
+            # Shared by every result of this code: written once, not per result.
+            code_line = json.dumps({"op": "code", "f": fingerprint, "about": dict(code)}, separators=_COMPACT).encode() + b"\n"
+            entry.meta_offset += len(code_line)
+            entry.payload_offset += len(code_line)
+            record = code_line + record
+            self._code_written.add(fingerprint)
+            if self._scan is not None:
+                self._scan.code[fingerprint] = dict(code)
         if not self._pending:
             self._pending_since = time.monotonic()
-        self._pending.append((entry, head_line + meta_line + inline + b"\n"))
+        self._pending.append((entry, record))
         self._pending_keys.add(key)
         if not defer or time.monotonic() - self._pending_since >= self.max_delay or len(self._pending) >= 10_000:
             self.flush()
@@ -534,7 +569,7 @@ class ResultStore:
         if len(idle) > 1 or records > len(live):
             doomed.extend(idle)
             if not dry_run:
-                self._write_compacted(live, scan.deleted)
+                self._write_compacted(live, scan.deleted, scan.code)
         referenced = {entry.blob for entry in scan.entries.values() if entry.blob}
         if self.blobs.is_dir():
             for path in self.blobs.rglob("*"):
@@ -554,7 +589,7 @@ class ResultStore:
             self.refresh()
         return sorted(set(doomed))
 
-    def _write_compacted(self, live: list[Entry], deleted: Mapping[str, float]) -> None:
+    def _write_compacted(self, live: list[Entry], deleted: Mapping[str, float], code: Mapping[str, Any]) -> None:
         # Deletions are kept (they are one short line each): a put of the
         # same key may sit in a segment that was not compacted.
         live_keys = {entry.key for entry in live}
@@ -562,6 +597,11 @@ class ResultStore:
             json.dumps({"op": "del", "k": key, "t": when}, separators=_COMPACT).encode() + b"\n"
             for key, when in sorted(deleted.items())
             if key not in live_keys
+        ]
+        fingerprints = sorted({entry.fingerprint for entry in live if isinstance(entry.fingerprint, str) and entry.fingerprint in code})
+        chunks += [
+            json.dumps({"op": "code", "f": fingerprint, "about": code[fingerprint]}, separators=_COMPACT).encode() + b"\n"
+            for fingerprint in fingerprints
         ]
         if not live and not chunks:
             return

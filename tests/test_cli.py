@@ -121,5 +121,8 @@ def test_gc_compacts_without_losing_results(project: Path, run_plain) -> None:
     assert "removed 2 file(s); 5 result(s) kept" in done.stdout
     assert len(list((project / ".memento" / "results" / "segments").glob("*.seg"))) == 1
     assert outcomes(run_plain()) == {"cached": 5}
+    # What the fingerprints are made of survives compaction.
+    records = json.loads(memento_cli(project, "list", "--json").stdout)
+    assert all("test_grid.py::alpha" in r["fingerprint_parts"] or "test_grid.py::beta" in r["fingerprint_parts"] for r in records)
     young = memento_cli(project, "gc")
     assert "removed 0 file(s)" in young.stdout
