@@ -37,6 +37,7 @@ __all__ = ["Fingerprint", "FingerprintCache", "canonical_tree", "fingerprint_of"
 SCHEME = "pytest-memento/code/1"
 #: Fields that never change behaviour, or that newer Pythons add empty.
 _SKIPPED_FIELDS = frozenset({"ctx", "type_comment", "kind", "type_ignores"})
+_OUTSIDE = ("outside path", "")
 #: How many helpers deep the walk goes (a guard, not a real limit).
 _MAX_PARTS = 500
 
@@ -57,6 +58,9 @@ def _emit(value: Any, parts: list[str]) -> None:
             if name in _SKIPPED_FIELDS:
                 continue
             child = getattr(value, name, None)
+            if isinstance(value, ast.JoinedStr) and name == "values" and isinstance(child, list):
+                # Python 3.12.1 parses an empty Constant into nested format specs.
+                child = [part for part in child if not (isinstance(part, ast.Constant) and part.value == "")]
             if child is None or (isinstance(child, list) and not child):
                 continue  # absent, or a field a newer Python adds empty
             if body_owner and name == "body":
@@ -133,19 +137,21 @@ def _find_definition(tree: ast.Module, qualname: str) -> ast.AST | None:
 
 
 def _walk_scope(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Statements of a scope, looking into if/try/with blocks (definitions
-    made under ``if TYPE_CHECKING`` or ``try: import``) but not into defs.
-    The last definition of a name wins, as at run time."""
+    """Statements of a scope, looking into if/try/with/for blocks
+    (definitions made under ``if TYPE_CHECKING`` or ``try: import``) but not
+    into defs, last first: the last definition of a name wins, as at run time."""
     found: list[ast.stmt] = []
-    pending = list(body)
-    while pending:
-        node = pending.pop(0)
-        found.append(node)
-        if isinstance(node, (ast.If, ast.For, ast.While, ast.With, ast.Try)):
-            for name in ("body", "orelse", "finalbody"):
-                pending.extend(getattr(node, name, []))
-            for handler in getattr(node, "handlers", []):
-                pending.extend(handler.body)
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            found.append(node)
+            if isinstance(node, (ast.If, ast.For, ast.While, ast.With, ast.Try)):
+                for name in ("body", "orelse", "finalbody"):
+                    visit(getattr(node, name, []))
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+
+    visit(body)
     return iter(reversed(found))
 
 
@@ -244,34 +250,54 @@ class FingerprintCache:
         if chain[0] not in namespace:
             return
         value = namespace[chain[0]]
+        owner_name, name = str(namespace.get("__name__", "?")), chain[0]
         for attribute in chain[1:]:
-            if isinstance(value, (types.ModuleType, type)):
-                value = getattr(value, attribute, None)
-            else:
+            if not isinstance(value, (types.ModuleType, type)):
                 break
+            if isinstance(value, types.ModuleType):
+                # ``helpers.SCALE``: a constant of another module.
+                owner_name, name = value.__name__, attribute
+            value = getattr(value, attribute, None)
         if isinstance(value, (types.FunctionType, type)) or (callable(value) and hasattr(value, "__wrapped__")):
             yield value
         elif not isinstance(value, types.ModuleType) and not callable(value):
-            self._constant(chain[0], namespace, parts)
+            module = sys.modules.get(owner_name)
+            if module is not None and owner_name != namespace.get("__name__") and not self._in_project(getattr(module, "__file__", None)):
+                return  # a constant of an installed package: its version is recorded
+            self._constant(f"{owner_name}.{name}", value, parts)
 
-    def _constant(self, name: str, namespace: dict[str, Any], parts: dict[str, str]) -> None:
+    def _constant(self, key: str, value: Any, parts: dict[str, str]) -> None:
         # A module-level constant counts by value (when it has a stable one).
-        module = namespace.get("__name__", "?")
-        key = f"{module}.{name}"
         if key in parts:
             return
-        value = namespace[name]
-        if isinstance(value, PurePath) and value.is_absolute():
-            # Paths built from __file__ differ per checkout: count them
-            # relative to the project, and not at all when outside it.
-            try:
-                value = ("project path", Path(value).resolve().relative_to(self.root).as_posix())
-            except (ValueError, OSError):
-                return
+        portable = self._portable(value, 0)
+        if portable == _OUTSIDE:
+            return  # a path outside the project: machine-specific, not code
         try:
-            parts[key] = hashlib.sha256(encode(value)).hexdigest()
+            parts[key] = hashlib.sha256(encode(portable)).hexdigest()
         except (UnstableValueError, RecursionError, ValueError, TypeError):
             return
+
+    def _portable(self, value: Any, depth: int) -> Any:
+        """``value`` with absolute paths made independent of the checkout:
+        under the project they count relative to it, outside it not at all."""
+        if depth > 20:
+            return value
+        if isinstance(value, PurePath) and value.is_absolute():
+            return self._relative(str(value))
+        if isinstance(value, str) and os.path.isabs(value):
+            return self._relative(value)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._portable(item, depth + 1) for item in value) if type(value) in (list, tuple) else value
+        if isinstance(value, dict):
+            return {key: self._portable(item, depth + 1) for key, item in value.items()}
+        return value
+
+    def _relative(self, path: str) -> tuple[str, str]:
+        real = os.path.realpath(path)
+        if real == self.root or real.startswith(self.root + os.sep):
+            return ("project path", os.path.relpath(real, self.root).replace(os.sep, "/"))
+        return _OUTSIDE
 
 
 def fingerprint_of(func: Callable[..., Any], root: Path) -> Fingerprint:

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from .baseline import check_goals
 from .hashing import UnstableValueError, encode, encode_config, qualified_name
 
 __all__ = [
@@ -214,7 +215,7 @@ def specs_of(obj: object) -> tuple[MatrixSpec, ...]:
 class Case:
     """One configuration of one experiment."""
 
-    __slots__ = ("config_hash", "encoded", "experiment", "id", "key", "marks", "matrix_index", "params", "settings", "version")
+    __slots__ = ("config_hash", "encoded", "experiment", "goals", "id", "key", "marks", "matrix_index", "params", "settings", "tolerance", "version")
 
     def __init__(
         self,
@@ -235,6 +236,8 @@ class Case:
         self.matrix_index = matrix_index
         self.key = ""
         self.config_hash = ""
+        self.goals: Mapping[str, str] | None = None
+        self.tolerance: Any = None
         self.experiment = ""
 
     @property
@@ -430,6 +433,9 @@ class _Expander:
         size = math.prod(len(entries) for _, entries in axes)
         if size > MAX_GRID:
             raise self.error(f"{prefix}parameters", f"the grid has {size} configurations, more than {MAX_GRID}")
+        problem = check_goals(spec.goals, spec.tolerance)
+        if problem:
+            raise self.error(f"{prefix}goals/tolerance", problem)
         excludes = self.check_rules(spec.exclude, names, "exclude", prefix)
         cases: list[Case] = []
         for combo in itertools.product(*(entries for _, entries in axes)):
@@ -444,6 +450,8 @@ class _Expander:
             cases.append(Case(params, settings, case_id, marks, spec.version, encoded, number))
         for index, extra in enumerate(self.check_rules(spec.include, names, "include", prefix)):
             cases.append(self.include_case(extra, index, names, settings, setting_encodings, spec, number, prefix))
+        for case in cases:
+            case.goals, case.tolerance = spec.goals, spec.tolerance
         return cases
 
     def check_rules(self, rules: Any, names: list[str], what: str, prefix: str) -> list[Any]:

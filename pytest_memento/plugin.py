@@ -15,13 +15,18 @@ import pytest
 from . import runner
 from .checkpoint import Checkpoint
 from .matrix import Config, MatrixError, argnames_for, specs_of
-from .session import CACHED, MementoSession, SettingsError, resolve_settings
+from .session import CACHED, MementoSession, SettingsError, resolve_report_settings, resolve_settings
 
 SESSION_KEY = runner.SESSION_KEY
 
 HELP_DIR = "Where results and checkpoints live (default: .memento under rootdir; env MEMENTO_DIR)."
 HELP_RERUN = "Run every configuration again and replace stored results."
 HELP_CACHED_ONLY = "Run nothing: report stored configurations, skip the rest as not cached."
+HELP_EXPORT = "Write the run's results table to PATH (.csv, .json or .md by extension); may be given several times."
+HELP_BASELINE = "Compare metrics with a baseline FILE: a metric worse than its baseline beyond tolerance fails its item."
+HELP_SAVE_BASELINE = "Write this run's metrics (ran and cached) as a baseline FILE to commit."
+HELP_TOLERANCE = "Tolerance for every metric in baseline comparisons (overrides the matrices' tolerance=)."
+HELP_TABLE = "The results table at the end of a run: auto (list small grids, summarise large ones), full, summary or off."
 HELP_RETRIES = "With xdist: put an item whose worker died back in the queue up to N times (it resumes from its checkpoint)."
 
 
@@ -31,7 +36,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memento-rerun", dest="memento_rerun", action="store_true", help=HELP_RERUN)
     group.addoption("--memento-cached-only", dest="memento_cached_only", action="store_true", help=HELP_CACHED_ONLY)
     group.addoption("--memento-retries", dest="memento_retries", metavar="N", type=int, default=None, help=HELP_RETRIES)
+    group.addoption("--memento-export", dest="memento_export", metavar="PATH", action="append", help=HELP_EXPORT)
+    group.addoption("--memento-baseline", dest="memento_baseline", metavar="FILE", help=HELP_BASELINE)
+    group.addoption("--memento-save-baseline", dest="memento_save_baseline", metavar="FILE", help=HELP_SAVE_BASELINE)
+    group.addoption("--memento-tolerance", dest="memento_tolerance", metavar="X", help=HELP_TOLERANCE)
     parser.addini("memento_dir", HELP_DIR + " Relative to rootdir.", default="")
+    parser.addini("memento_table", HELP_TABLE, default="auto")
     parser.addini("memento_retries", HELP_RETRIES, default="0")
     parser.addini("memento_stale", "What to do with a stored result whose experiment code changed: rerun (default) or keep (use it, with a warning).", default="rerun")
     parser.addini("memento_seed", "Seed random, numpy and torch from config.seed (else the key) before each item (default true).", default="true")
@@ -51,6 +61,14 @@ def pytest_configure(config: pytest.Config) -> None:
             stale=str(config.getini("memento_stale")),
             seed=str(config.getini("memento_seed")),
         )
+        report_settings = resolve_report_settings(
+            exports=config.option.memento_export,
+            baseline=config.option.memento_baseline,
+            save_baseline=config.option.memento_save_baseline,
+            tolerance=config.option.memento_tolerance,
+            table=str(config.getini("memento_table")),
+            invocation_dir=config.invocation_params.dir,
+        )
     except SettingsError as exc:
         raise pytest.UsageError(f"pytest-memento: {exc}") from None
     cache = getattr(config, "cache", None)
@@ -62,6 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
         worker=workerinput.get("workerid", "main"),
     )
     config.stash[SESSION_KEY].json_report = bool(getattr(config.option, "json_report", False))
+    config.stash[SESSION_KEY].report = report_settings
     config.pluginmanager.register(runner.ReportObserver(config.stash[SESSION_KEY]), "memento-observer")
     runner.stop_cleanly_on_sigterm(config)
     if config.pluginmanager.hasplugin("xdist"):
@@ -169,6 +188,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     runner.flush_store(session.config)
+    runner.write_outputs(session.config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

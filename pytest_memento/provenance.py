@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import importlib.metadata
+import numbers
 import platform
 import random
 import socket
@@ -112,8 +113,8 @@ def packages_of(module: types.ModuleType | None) -> dict[str, str]:
 def seed_for(config: Mapping[str, Any], key: str) -> int:
     """``config["seed"]`` when it is an integer, else one derived from the key."""
     seed = config.get("seed")
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        return seed
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and type(seed).__name__ != "bool_":
+        return int(seed)
     return int(key[:8], 16)
 
 

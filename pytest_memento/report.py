@@ -18,7 +18,17 @@ from typing import Any
 
 from .store import ResultStore, atomic_write
 
-__all__ = ["EXPORT_FORMATS", "FIXED_COLUMNS", "Row", "columns_of", "render", "rows_from_store", "write_export"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "FIXED_COLUMNS",
+    "Row",
+    "columns_of",
+    "format_table",
+    "render",
+    "rows_from_run",
+    "rows_from_store",
+    "write_export",
+]
 
 EXPORT_FORMATS = (".csv", ".json", ".md")
 FIXED_COLUMNS = ("experiment", "id", "status", "key", "duration")
@@ -125,3 +135,108 @@ def write_export(path: Path, rows: Sequence[Row]) -> None:
     """Write ``rows`` to ``path`` in the format its extension names."""
     check_export_path(path)
     atomic_write(path, render(rows, path.suffix.lower()).encode())
+
+
+#: Status words in tables and exports, from pytest outcomes.
+STATUS = {"passed": "ran", "cached": "cached", "failed": "failed", "error": "error", "skipped": "skipped", "crashed": "crashed"}
+
+
+def rows_from_run(records: Iterable[Mapping[str, Any]]) -> list[Row]:
+    """Export rows from the run log (one record per configuration)."""
+    rows = []
+    for record in records:
+        if "experiment" not in record:
+            continue
+        rows.append(
+            make_row(
+                experiment=record["experiment"],
+                test_id=record.get("test_id", ""),
+                status=STATUS.get(record.get("outcome", ""), str(record.get("outcome", ""))),
+                key=record.get("key", ""),
+                duration=record.get("duration") or 0.0,
+                config=record.get("config") or {},
+                metrics=record.get("metrics") or {},
+            )
+        )
+    return rows
+
+
+def _short(value: Any, limit: int = 24) -> str:
+    text = f"{value:.4g}" if isinstance(value, float) else str(_cell(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _aligned(header: list[str], cells: list[list[str]], width: int) -> tuple[list[str], int]:
+    widths = [max([len(header[i])] + [len(row[i]) for row in cells]) for i in range(len(header))]
+    shown = len(header)
+    while shown > 1 and sum(widths[:shown]) + 2 * (shown - 1) > width:
+        shown -= 1
+    lines = ["  ".join(header[i].ljust(widths[i]) for i in range(shown)).rstrip()]
+    lines += ["  ".join(row[i].ljust(widths[i]) for i in range(shown)).rstrip() for row in cells]
+    return lines, len(header) - shown
+
+
+def _best(records: list[Mapping[str, Any]], metric: str, goal: str | None) -> tuple[float, float, float, str] | None:
+    values = [(r["metrics"][metric], r.get("test_id", "")) for r in records if isinstance(r.get("metrics", {}).get(metric), (int, float))]
+    values = [(float(v), i) for v, i in values if not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        return None
+    # Ties go to the configuration listed first (ids sort the table).
+    sign = 1.0 if goal == "min" else -1.0
+    best = min(values, key=lambda item: (sign * item[0], item[1]))
+    worst = min(values, key=lambda item: (-sign * item[0], item[1]))
+    mean = sum(v for v, _ in values) / len(values)
+    return best[0], worst[0], mean, best[1]
+
+
+def format_table(records: Iterable[Mapping[str, Any]], *, width: int = 100, mode: str = "auto", max_rows: int = 30, export_hint: str = "") -> list[str]:
+    """Lines of the end-of-run table: per experiment, one row per
+    configuration (status, parameters, duration, metrics), or for grids over
+    ``max_rows`` (or ``mode == "summary"``) counts and per-metric best, worst
+    and mean with the best configuration."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        if "experiment" in record:
+            groups.setdefault(str(record["experiment"]), []).append(record)
+    lines: list[str] = []
+    for experiment, group in groups.items():
+        group.sort(key=lambda r: str(r.get("test_id", "")))
+        counts: dict[str, int] = {}
+        for record in group:
+            status = STATUS.get(record.get("outcome", ""), str(record.get("outcome", "")))
+            counts[status] = counts.get(status, 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+        lines.append(f"{experiment}: {len(group)} configurations ({summary})")
+        metrics = list(dict.fromkeys(name for r in group for name in (r.get("metrics") or {})))
+        goals = next((r.get("goals") for r in group if r.get("goals")), None) or {}
+        if mode == "summary" or (mode == "auto" and len(group) > max_rows):
+            cells = []
+            for metric in metrics:
+                found = _best(group, metric, goals.get(metric))
+                if found is not None:
+                    best, worst, mean, where = found
+                    cells.append([metric, goals.get(metric, "-"), _short(best), _short(worst), _short(mean), where])
+            if cells:
+                table, _ = _aligned(["metric", "goal", "best", "worst", "mean", "best configuration"], cells, width)
+                lines += ["  " + line for line in table]
+            if export_hint:
+                lines.append(f"  every configuration: {export_hint}")
+            continue
+        parameters = list(dict.fromkeys(name for r in group for name in r.get("parameters", [])))
+        header = ["status", *parameters, "duration", *metrics]
+        cells = []
+        for record in group:
+            config, values = record.get("config") or {}, record.get("metrics") or {}
+            status = STATUS.get(record.get("outcome", ""), str(record.get("outcome", "")))
+            duration = record.get("duration")
+            cells.append(
+                [status]
+                + [_short(config.get(name, "")) for name in parameters]
+                + [f"{duration:.2f}s" if isinstance(duration, (int, float)) else ""]
+                + [_short(values.get(name, "")) for name in metrics]
+            )
+        table, hidden = _aligned(header, cells, width - 2)
+        lines += ["  " + line for line in table]
+        if hidden:
+            lines.append(f"  ({hidden} column(s) do not fit the terminal{': ' + export_hint if export_hint else ''})")
+    return lines

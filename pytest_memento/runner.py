@@ -21,10 +21,12 @@ from typing import Any, Literal
 
 import pytest
 
+from .baseline import compare, write_baseline
 from .checkpoint import Checkpoint, checkpoint_path, read_info
 from .hashing import config_hash, config_key, jsonable_mapping
 from .matrix import Case, Config, MatrixError, expand, specs_of
 from .provenance import seed_everything, seed_for
+from .report import format_table, rows_from_run, write_export
 from .session import CACHED, NOT_CACHED, RUN, Decision, MementoSession, build_record, metrics_of
 
 SESSION_KEY = pytest.StashKey[MementoSession]()
@@ -40,6 +42,7 @@ CHECKPOINT_KEY = pytest.StashKey[Checkpoint]()
 SIGTERM_KEY = pytest.StashKey[Callable[[int, Any], None]]()
 PARENT_SKIPS_KEY = pytest.StashKey[dict[str, bool]]()
 SEED_KEY = pytest.StashKey[int]()
+REGRESSED_KEY = pytest.StashKey[bool]()
 EXPANDED_KEY = pytest.StashKey[dict[Any, tuple[str, list[Case]]]]()
 
 _SKIP_MARKS = ("skip", "skipif", "xfail")
@@ -232,6 +235,11 @@ def _report_without_running(item: pytest.Item, nextitem: pytest.Item | None, dec
     assert case is not None
     info = _info(item, case, decision, 0.0)
     extra: dict[str, Any] = {"memento": info}
+    outcome, longrepr = "passed", None
+    if decision.action == CACHED and item.config.stash[SESSION_KEY].report.baseline is not None:
+        probe = _report(item, keywords, "call")
+        _hold_against_baseline(item, case, probe, info)
+        outcome, longrepr = probe.outcome, probe.longrepr
     if item.config.stash[SESSION_KEY].json_report:
         extra["_json_report_extra"] = {"metadata": {"memento": info}}
     # One report per configuration: the outcome. Setup and teardown did
@@ -240,7 +248,7 @@ def _report_without_running(item: pytest.Item, nextitem: pytest.Item | None, dec
         skip = (os.fspath(item.path), (item.location[1] or 0) + 1, f"Skipped: {decision.reason}")
         ihook.pytest_runtest_logreport(report=_report(item, keywords, "setup", "skipped", skip, **extra))
     else:
-        ihook.pytest_runtest_logreport(report=_report(item, keywords, "call", **extra))
+        ihook.pytest_runtest_logreport(report=_report(item, keywords, "call", outcome, longrepr, **extra))
     failure = _teardown_previous(item, nextitem)
     if failure is not None:
         ihook.pytest_runtest_logreport(report=_report(item, keywords, "teardown", "failed", failure))
@@ -314,6 +322,7 @@ def _info(item: pytest.Item, case: Case, decision: Decision, duration: float) ->
         metrics = dict(stored)
     return {
         "key": case.key,
+        "config_hash": case.config_hash,
         "experiment": case.experiment,
         "test_id": case.id,
         "config": config_json,
@@ -323,6 +332,7 @@ def _info(item: pytest.Item, case: Case, decision: Decision, duration: float) ->
         "reason": decision.reason,
         "duration": duration,
         "problems": list(decision.problems),
+        **({"goals": dict(case.goals)} if case.goals else {}),
         **_checkpoint_info(item),
     }
 
@@ -358,8 +368,33 @@ def annotate(item: pytest.Item, report: pytest.TestReport) -> pytest.TestReport:
     phases[report.when] = report
     case = case_of(item)
     if case is not None and _wants_info(report.when, report.passed, decision):
-        report.memento = _info(item, case, decision, report.duration)  # type: ignore[attr-defined]
+        info = report.memento = _info(item, case, decision, report.duration)  # type: ignore[attr-defined]
+        if report.when == "call" and report.passed:
+            _hold_against_baseline(item, case, report, info)
     return report
+
+
+def _hold_against_baseline(item: pytest.Item, case: Case, report: pytest.TestReport, info: dict[str, Any]) -> None:
+    """Fail ``report`` when a metric is worse than the baseline allows
+    (the result itself is still stored: it is what the code now gives)."""
+    settings = item.config.stash[SESSION_KEY].report
+    if settings.baseline is None:
+        return
+    stored = settings.baseline.metrics(case.experiment, case.config_hash)
+    if stored is None:
+        info["baseline"] = "new"
+        return
+    comparisons = compare(info["metrics"], stored, case.goals, case.tolerance, settings.tolerance)
+    worse = [c for c in comparisons if c.worse]
+    info["baseline"] = "worse" if worse else "ok"
+    info["improved"] = [c.describe() for c in comparisons if c.better]
+    if worse:
+        item.stash[REGRESSED_KEY] = True
+        info["regressions"] = [c.describe() for c in worse]
+        lines = [f"metric regression against {settings.baseline.path}: {case.experiment}[{case.id}] config {info['config']}"]
+        lines += [f"  {c.describe()}" for c in worse]
+        report.outcome = "failed"
+        report.longrepr = "\n".join(lines)
 
 
 def json_metadata(item: pytest.Item, call: pytest.CallInfo[None]) -> dict[str, Any]:
@@ -393,8 +428,10 @@ def store_if_passed(item: pytest.Item) -> None:
     phases = item.stash.get(PHASES_KEY, {})
     setup, called = phases.get("setup"), phases.get("call")
     case = case_of(item)
-    if case is None or setup is None or called is None or not (setup.passed and called.passed):
+    called_ok = called is not None and (called.passed or item.stash.get(REGRESSED_KEY, False))
+    if case is None or setup is None or not setup.passed or not called_ok:
         return
+    assert called is not None
     checkpoint = item.stash.get(CHECKPOINT_KEY, None)
     session = item.config.stash[SESSION_KEY]
     try:
@@ -513,6 +550,11 @@ def terminal_summary(reporter: pytest.TerminalReporter, session: MementoSession)
     if (not log.rows and not log.problems) or reporter.verbosity < -1:
         return
     reporter.write_sep("-", "memento")
+    settings = session.report
+    if settings.table != "off" and log.rows:
+        hint = f"see {settings.exports[0]}" if settings.exports else "write them all with --memento-export results.csv"
+        for line in format_table(log.rows.values(), width=reporter._tw.fullwidth if hasattr(reporter, "_tw") else 100, mode=settings.table, export_hint=hint):
+            reporter.write_line(line)
     counts = log.counts()
     order = ["passed", CACHED, "failed", "error", "skipped"]
     parts = [f"{counts[name]} {'ran' if name == 'passed' else name}" for name in order if counts.get(name)]
@@ -521,8 +563,58 @@ def terminal_summary(reporter: pytest.TerminalReporter, session: MementoSession)
     reasons = log.reasons()
     if reasons:
         reporter.write_line("ran because: " + ", ".join(f"{reason} ({n})" for reason, n in reasons.items()))
+    for line in baseline_summary(session):
+        reporter.write_line(line)
+    for line in log.outputs:
+        reporter.write_line(line)
     for problem in log.problems:
         reporter.write_line(f"warning: {problem}", yellow=True)
+
+
+def baseline_summary(session: MementoSession) -> list[str]:
+    """New, missing, improved and regressed configurations (never failed
+    for being new or missing)."""
+    baseline = session.report.baseline
+    if baseline is None:
+        return []
+    rows = [row for row in session.log.rows.values() if "config_hash" in row]
+    regressed = [row for row in rows if row.get("regressions")]
+    improved = [row for row in rows if row.get("improved")]
+    new = [row for row in rows if row.get("baseline") == "new"]
+    experiments = {row["experiment"] for row in rows}
+    seen = {(row["experiment"], row["config_hash"]) for row in rows}
+    missing = sorted(pair for pair in baseline.known() if pair[0] in experiments and pair not in seen)
+    lines = [
+        f"baseline {baseline.path}: {len(regressed)} worse, {len(improved)} better, "
+        f"{len(new)} new (not in the baseline), {len(missing)} missing from this run"
+    ]
+    lines += [f"  worse: {row['experiment']}[{row['test_id']}] {text}" for row in regressed for text in row["regressions"]]
+    lines += [f"  better: {row['experiment']}[{row['test_id']}] {text}" for row in improved for text in row["improved"]]
+    lines += [f"  new: {row['experiment']}[{row['test_id']}]" for row in new[:20]]
+    lines += [f"  missing: {baseline.label(*pair)}" for pair in missing[:20]]
+    return lines
+
+
+def write_outputs(config: pytest.Config) -> None:
+    """Controller only: exports and the baseline file, from the run log."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None or hasattr(config, "workerinput"):
+        return
+    settings, log = session.report, session.log
+    records = list(log.rows.values())
+    for path in settings.exports:
+        try:
+            write_export(path, rows_from_run(records))
+            log.outputs.append(f"exported {len(records)} configuration(s) to {path}")
+        except (OSError, ValueError) as exc:
+            log.problems.append(f"could not write {path}: {exc}")
+    if settings.save_baseline is not None:
+        kept = [row for row in records if row.get("outcome") in ("passed", CACHED)]
+        try:
+            count = write_baseline(settings.save_baseline, kept)
+            log.outputs.append(f"saved the metrics of {count} configuration(s) as a baseline in {settings.save_baseline}")
+        except (OSError, ValueError) as exc:
+            log.problems.append(f"could not write the baseline {settings.save_baseline}: {exc}")
 
 
 def flush_store(config: pytest.Config) -> None:

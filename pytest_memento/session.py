@@ -14,10 +14,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .baseline import Baseline, BaselineError
 from .fingerprint import Fingerprint, FingerprintCache
 from .hashing import jsonable
 from .matrix import Case
 from .provenance import environment, packages_of
+from .report import check_export_path
 from .store import Entry, ResultStore, StoreError, ensure_store_dir
 
 __all__ = [
@@ -103,6 +105,62 @@ def resolve_settings(
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """Where the run's table goes and what its metrics are held against."""
+
+    exports: tuple[Path, ...] = ()
+    baseline: Baseline | None = None
+    save_baseline: Path | None = None
+    tolerance: float | None = None
+    table: str = "auto"
+
+
+TABLE_MODES = ("auto", "full", "summary", "off")
+
+
+def resolve_report_settings(
+    *,
+    exports: list[str] | None,
+    baseline: str | None,
+    save_baseline: str | None,
+    tolerance: str | None,
+    table: str,
+    invocation_dir: Path,
+) -> ReportSettings:
+    """Check every reporting option up front, naming the one at fault."""
+    paths = []
+    for text in exports or []:
+        path = invocation_dir / text
+        try:
+            check_export_path(path)
+        except ValueError as exc:
+            raise SettingsError(f"--memento-export {exc}") from None
+        paths.append(path)
+    loaded = None
+    if baseline is not None:
+        try:
+            loaded = Baseline.load(invocation_dir / baseline)
+        except BaselineError as exc:
+            raise SettingsError(f"--memento-baseline {exc}") from None
+    saved = None
+    if save_baseline is not None:
+        saved = invocation_dir / save_baseline
+        if not saved.parent.is_dir() or saved.is_dir():
+            raise SettingsError(f"--memento-save-baseline {saved}: the directory does not exist or the path is a directory")
+    override = None
+    if tolerance is not None:
+        try:
+            override = float(tolerance)
+        except ValueError:
+            raise SettingsError(f"--memento-tolerance: expected a number, got {tolerance!r}") from None
+        if not override >= 0:
+            raise SettingsError(f"--memento-tolerance: expected a number >= 0, got {tolerance!r}")
+    if table not in TABLE_MODES:
+        raise SettingsError(f"memento_table (ini): expected one of {', '.join(TABLE_MODES)}, got {table!r}")
+    return ReportSettings(tuple(paths), loaded, saved, override, table)
+
+
+@dataclass(frozen=True)
 class Decision:
     """What to do with one configuration, and why."""
 
@@ -168,6 +226,8 @@ class RunLog:
 
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: Files written at the end of the run (exports, baseline), to report.
+    outputs: list[str] = field(default_factory=list)
 
     def record(self, nodeid: str, info: Mapping[str, Any], outcome: str) -> None:
         row = dict(self.rows.get(nodeid, {}))
@@ -207,6 +267,7 @@ class MementoSession:
         self.fingerprints = FingerprintCache(rootdir)
         self._packages: dict[str, dict[str, str]] = {}
         self._by_function: dict[Any, Fingerprint] = {}
+        self.report = ReportSettings()
         self.log = RunLog()
         #: pytest's own runner teardown, looked up once (see runner).
         self.builtin_teardown: Callable[..., Any] | None = None

@@ -171,7 +171,7 @@ def edited(file: str, old: str, new: str) -> dict[str, str]:
 UNCHANGED = {
     "comments": edited(
         "fpx_exp.py",
-        '    model = Model(2)\n',
+        "    model = Model(2)\n",
         "    # build the model\n    model = Model(2)  # depth two\n    # end of comment\n",
     ),
     "comment-in-helper-module": edited("fpx_helpers.py", "def g(x):\n", "# negation\ndef g(x):  # yes\n"),
@@ -240,7 +240,9 @@ def test_fingerprint_is_unchanged_by(tmp_path: Path, base: Fingerprint, files: d
 
 
 @pytest.mark.parametrize(("files", "changed"), CHANGED.values(), ids=CHANGED.keys())
-def test_fingerprint_is_changed_by(tmp_path: Path, base: Fingerprint, files: dict[str, str], changed: list[str]) -> None:
+def test_fingerprint_is_changed_by(
+    tmp_path: Path, base: Fingerprint, files: dict[str, str], changed: list[str]
+) -> None:
     after = fingerprint_project(tmp_path / "after", files)
     assert after.value != base.value
     # changed_parts names exactly the edited function, class or constant.
@@ -369,11 +371,6 @@ def test_from_imported_constant_counts_under_the_importing_module(tmp_path: Path
     assert after.changed_parts(before.parts) == ["fpx_exp.SCALE"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: FingerprintCache._resolve counts a constant read as module.NAME under chain[0] (the module "
-    "object, which has no stable encoding and is dropped), so fpx_helpers.SCALE is never part of the fingerprint",
-    strict=True,
-)
 def test_constant_read_through_a_project_module_attribute_counts(tmp_path: Path) -> None:
     files = {
         "fpx_helpers.py": "SCALE = 3\n",
@@ -384,11 +381,6 @@ def test_constant_read_through_a_project_module_attribute_counts(tmp_path: Path)
     assert after.value != before.value
 
 
-@pytest.mark.xfail(
-    reason="BUG: _walk_scope visits nested blocks after all later top-level statements, so a definition inside "
-    "try/if that comes BEFORE a top-level redefinition of the same name wins, not the one that runs",
-    strict=True,
-)
 def test_the_definition_that_runs_is_fingerprinted(tmp_path: Path) -> None:
     source = """\
     try:
@@ -443,7 +435,9 @@ def test_project_path_constants_count_relative_to_the_root(tmp_path: Path) -> No
     assert second == first
     assert {"fpx_exp.DATA", "fpx_exp.RELATIVE"} <= set(first.parts)
     # ... and it does count: another file name is another fingerprint.
-    renamed = fingerprint_project(tmp_path / "three", {"fpx_exp.py": edit(PATHS, '("x.csv")\nSYSTEM', '("y.csv")\nSYSTEM')})
+    renamed = fingerprint_project(
+        tmp_path / "three", {"fpx_exp.py": edit(PATHS, '("x.csv")\nSYSTEM', '("y.csv")\nSYSTEM')}
+    )
     assert renamed.changed_parts(first.parts) == ["fpx_exp.DATA"]
 
 
@@ -454,175 +448,40 @@ def test_path_constants_outside_the_root_do_not_count(tmp_path: Path) -> None:
     assert other.value == first.value
 
 
-@pytest.mark.xfail(
-    reason="BUG: only a bare absolute PurePath constant is made root-relative; an absolute path under the root held "
-    "as a str (os.path) or inside a list/tuple/dict is hashed verbatim, so moving the checkout changes the fingerprint",
-    strict=True,
-)
 @pytest.mark.parametrize("function", ["run_str", "run_list"])
 def test_other_forms_of_project_paths_do_not_depend_on_the_checkout(tmp_path: Path, function: str) -> None:
-    def pick(module: ModuleType) -> Any:
-        return getattr(module, function)
-
-    first = fingerprint_project(tmp_path / "one", {"fpx_exp.py": PATHS}, pick)
-    shutil.copytree(tmp_path / "one", tmp_path / "two")
-    assert fingerprint_project(tmp_path / "two", pick=pick).value == first.value
+    first = fingerprint_project(tmp_path / "one", {"fpx_exp.py": PATHS}, lambda module: getattr(module, function))
+    shutil.copytree(tmp_path / "one", tmp_path / "two" / "nested")
+    second = fingerprint_project(tmp_path / "two" / "nested", None, lambda module: getattr(module, function))
+    assert second == first
 
 
-# -- where functions live ---------------------------------------------------
+# -- f-strings: Python 3.12.1 parses an extra empty Constant into nested
+# format specs (CPython gh-110309); fingerprints must not see it.
 
-NESTING = """\
-def helper():
-    return 1
-
-
-class TestX:
-    def test_y(self):
-        return helper() + 1
-
-
-def outer():
-    def inner():
-        return helper() + 2
-
-    return inner
+FSTRING_SPEC = """\
+def f(x, w):
+    return f"{x:>{w}}"
 """
-
-
-def test_method_of_a_class_is_found(tmp_path: Path) -> None:
-    fingerprint = fingerprint_project(tmp_path, {"fpx_exp.py": NESTING}, lambda module: module.TestX.test_y)
-    assert set(fingerprint.parts) == {"fpx_exp.py::TestX.test_y", "fpx_exp.py::helper"}
-
-
-def test_bound_method_is_the_same_as_its_function(tmp_path: Path) -> None:
-    plain = fingerprint_project(tmp_path, {"fpx_exp.py": NESTING}, lambda module: module.TestX.test_y)
-    bound = fingerprint_project(tmp_path, pick=lambda module: module.TestX().test_y)
-    assert bound == plain
-
-
-def test_nested_function_is_found(tmp_path: Path) -> None:
-    fingerprint = fingerprint_project(tmp_path / "a", {"fpx_exp.py": NESTING}, lambda module: module.outer())
-    assert set(fingerprint.parts) == {"fpx_exp.py::outer.<locals>.inner", "fpx_exp.py::helper"}
-    changed = fingerprint_project(
-        tmp_path / "b", {"fpx_exp.py": edit(NESTING, "helper() + 2", "helper() + 3")}, lambda module: module.outer()
-    )
-    assert changed.changed_parts(fingerprint.parts) == ["fpx_exp.py::outer.<locals>.inner"]
-
-
-def test_functools_wrapped_experiment_is_unwrapped(tmp_path: Path) -> None:
-    source = """\
-    import functools
-
-
-    def logged(func):
-        @functools.wraps(func)
-        def wrapper(*args):
-            return func(*args)
-
-        return wrapper
-
-
-    def helper():
-        return 1
-
-
-    @logged
-    def run():
-        return helper()
-    """
-    fingerprint = fingerprint_project(tmp_path, {"fpx_exp.py": source})
-    assert set(fingerprint.parts) == {"fpx_exp.py::run", "fpx_exp.py::helper"}
-
-
-@pytest.mark.parametrize("filename", ["<memento-fake>", "fpx_missing.py"])
-def test_function_without_source_has_no_parts(tmp_path: Path, filename: str) -> None:
-    namespace: dict[str, Any] = {"__name__": "fpx_fake"}
-    exec(compile("def run():\n    return 1\n", str(tmp_path / filename), "exec"), namespace)
-    fingerprint = FingerprintCache(tmp_path).of(namespace["run"])
-    assert fingerprint.parts == {}
-    assert is_hex(fingerprint.value, 64)
-
-
-# -- canonical_tree ---------------------------------------------------------
-
-FORMATTED_A = '''\
-"""Module docstring."""
-import os
-
-
-def f(a, b=2):
-    """Docstring."""
-    # comment
-    return os.path.join(a, "b") + str(b)
-
-
-class C:
-    """Class docstring."""
-
-    x = 'one'
-'''
-
-FORMATTED_B = """\
-import os
-def f(a, b = 2):  # trailing
-    '''Another docstring,
-    on two lines.'''
-    return os.path.join(
-        a,
-        'b',
-    ) + str(b)
-class C:
-    x = "one"
-"""
-
-
-def test_canonical_tree_ignores_formatting_comments_and_docstrings() -> None:
-    assert canonical_tree(ast.parse(FORMATTED_A)) == canonical_tree(ast.parse(FORMATTED_B))
-
-
-def test_canonical_tree_has_no_positions() -> None:
-    tree = ast.parse(FORMATTED_A)
-    shifted = ast.parse("\n\n\n" + FORMATTED_A)
-    ast.increment_lineno(shifted, 10)
-    assert canonical_tree(shifted) == canonical_tree(tree)
-    text = canonical_tree(tree)
-    assert "lineno" not in text
-    assert "col_offset" not in text
-    assert "Load" not in text
-
-
-def test_canonical_tree_sees_code_changes() -> None:
-    assert canonical_tree(ast.parse(FORMATTED_A)) != canonical_tree(ast.parse(FORMATTED_A.replace("b=2", "b=3")))
-    assert canonical_tree(ast.parse("x = 1")) != canonical_tree(ast.parse("x = 1.0"))
-    assert canonical_tree(ast.parse("x = 'a'")) != canonical_tree(ast.parse("x = b'a'"))
-
-
-def test_canonical_tree_of_a_docstring_only_body_is_valid() -> None:
-    assert canonical_tree(ast.parse('def f():\n    """Only."""\n')) == canonical_tree(ast.parse("def f():\n    pass\n"))
-
-
-FSTRING_SPEC = 'def f(x, w):\n    return f"{x:>{w}}"\n'
 
 
 def _empty_constants_in_joined_strings(tree: ast.AST) -> int:
     return sum(
-        isinstance(value, ast.Constant) and value.value == ""
+        1
         for node in ast.walk(tree)
         if isinstance(node, ast.JoinedStr)
         for value in node.values
+        if isinstance(value, ast.Constant) and value.value == ""
     )
 
 
-@pytest.mark.xfail(
-    reason="BUG: CPython 3.12.0/3.12.1 parse f'{x:>{w}}' with an extra Constant('') in the format_spec JoinedStr "
-    "(cpython gh-110309); canonical_tree keeps it, so the fingerprint differs between 3.12 and 3.10/3.11/3.13",
-    strict=True,
-)
 def test_canonical_tree_ignores_the_empty_format_spec_constant_of_python_312() -> None:
     plain = ast.parse(FSTRING_SPEC)
     quirky = copy.deepcopy(plain)
     for tree, add in ((plain, False), (quirky, True)):
-        spec = next(node.format_spec for node in ast.walk(tree) if isinstance(node, ast.FormattedValue) and node.format_spec)
+        spec = next(
+            node.format_spec for node in ast.walk(tree) if isinstance(node, ast.FormattedValue) and node.format_spec
+        )
         assert isinstance(spec, ast.JoinedStr)
         spec.values = [value for value in spec.values if not (isinstance(value, ast.Constant) and value.value == "")]
         if add:
@@ -790,13 +649,75 @@ def test_golden_key_across_python_versions(across_versions: dict[str, dict[str, 
 
 
 @needs_interpreters
-@pytest.mark.xfail(
-    reason="BUG: f-string format specs with a nested field (f'{x:>{w}}') get a different canonical tree, hence "
-    "fingerprint, on Python 3.12.0/3.12.1 (extra empty Constant, cpython gh-110309) than on 3.10/3.11/3.13",
-    strict=True,
-)
 def test_fstring_format_spec_across_python_versions(across_versions: dict[str, dict[str, Any]]) -> None:
     if not any(result["fstring_quirk"] for result in across_versions.values()):
         pytest.skip("no interpreter found that parses nested format specs with an empty Constant")
     trees = {result["python"]: result["fstring"] for result in across_versions.values()}
     assert len(set(trees.values())) == 1, trees
+
+
+# -- shapes of functions ------------------------------------------------------
+
+SHAPES = '''\
+import functools
+
+
+def helper():
+    return 1
+
+
+class TestGroup:
+    def test_method(self):
+        return helper()
+
+
+def outer():
+    def inner():
+        return helper()
+
+    return inner
+
+
+def deco(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+@deco
+def wrapped():
+    return helper()
+'''
+
+
+@pytest.mark.parametrize(
+    ("pick", "name"),
+    [
+        (lambda module: module.TestGroup.test_method, "fpx_exp.py::TestGroup.test_method"),
+        (lambda module: module.TestGroup().test_method, "fpx_exp.py::TestGroup.test_method"),
+        (lambda module: module.outer(), "fpx_exp.py::outer.<locals>.inner"),
+        (lambda module: module.wrapped, "fpx_exp.py::wrapped"),
+    ],
+    ids=["method", "bound-method", "nested", "functools-wraps"],
+)
+def test_methods_nested_and_wrapped_functions_are_found(tmp_path: Path, pick: Callable[[ModuleType], Any], name: str) -> None:
+    fingerprint = fingerprint_project(tmp_path, {"fpx_exp.py": SHAPES}, pick)
+    assert name in fingerprint.parts
+    assert "fpx_exp.py::helper" in fingerprint.parts
+
+
+def test_function_without_source_has_no_parts_and_does_not_raise(tmp_path: Path) -> None:
+    namespace: dict[str, Any] = {"__name__": "fpx_nowhere"}
+    exec(compile("def ghost():\n    return 1\n", str(tmp_path / "missing.py"), "exec"), namespace)
+    fingerprint = FingerprintCache(tmp_path).of(namespace["ghost"])
+    assert fingerprint.parts == {}
+    assert len(fingerprint.value) == 64
+
+
+def test_canonical_tree_ignores_formatting_comments_and_docstrings() -> None:
+    first = 'def f(x):\n    """Doc."""\n    # a comment\n    return g(x, "a")\n'
+    second = "def f(x):\n    return g(\n        x,\n        'a',  # trailing\n    )\n"
+    assert canonical_tree(ast.parse(first)) == canonical_tree(ast.parse(second))
+    assert canonical_tree(ast.parse(first)) != canonical_tree(ast.parse(first.replace('"a"', '"b"')))

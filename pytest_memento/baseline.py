@@ -1,0 +1,180 @@
+"""Metric baselines: a committed JSON file of metrics per configuration, and
+the comparison that fails a configuration whose metric got worse.
+
+A baseline file::
+
+    {
+     "format": "pytest-memento-baseline/1",
+     "experiments": {
+      "experiments/test_x.py::train": {
+       "<config hash>": {"id": "SVC-load_iris-0", "config": {...}, "metrics": {"accuracy": 0.95}}
+      }
+     }
+    }
+
+Configurations are matched by the experiment and config (not the version,
+not the code), so a baseline survives refactoring. Pure: no pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .store import atomic_write
+
+__all__ = ["FORMAT", "Baseline", "BaselineError", "Comparison", "check_goals", "compare", "tolerance_for"]
+
+FORMAT = "pytest-memento-baseline/1"
+GOALS = ("max", "min")
+
+
+class BaselineError(Exception):
+    """A baseline file is missing, unreadable or malformed."""
+
+
+def check_goals(goals: Any, tolerance: Any) -> str | None:
+    """Why ``goals``/``tolerance`` of a matrix are invalid, or None."""
+    if goals is not None:
+        if not isinstance(goals, Mapping):
+            return f"goals must be a dict of metric -> 'max' or 'min', got {goals!r}"
+        for metric, goal in goals.items():
+            if goal not in GOALS:
+                return f"goals[{metric!r}] must be 'max' or 'min', got {goal!r}"
+    if tolerance is not None:
+        values = tolerance.values() if isinstance(tolerance, Mapping) else [tolerance]
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                return f"tolerance must be a number >= 0 or a dict of metric -> number >= 0, got {tolerance!r}"
+    return None
+
+
+def tolerance_for(metric: str, tolerance: Any, override: float | None) -> float:
+    if override is not None:
+        return override
+    if isinstance(tolerance, Mapping):
+        return float(tolerance.get(metric, 0.0))
+    return float(tolerance or 0.0)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One metric of one configuration against the baseline."""
+
+    metric: str
+    baseline: float
+    current: float
+    tolerance: float
+    goal: str | None
+
+    @property
+    def worse(self) -> bool:
+        if math.isnan(self.current) and not math.isnan(self.baseline):
+            return True
+        if self.goal == "max":
+            return self.current < self.baseline - self.tolerance
+        if self.goal == "min":
+            return self.current > self.baseline + self.tolerance
+        return abs(self.current - self.baseline) > self.tolerance
+
+    @property
+    def better(self) -> bool:
+        if self.goal == "max":
+            return self.current > self.baseline + self.tolerance
+        if self.goal == "min":
+            return self.current < self.baseline - self.tolerance
+        return False
+
+    def describe(self) -> str:
+        direction = {"max": "higher is better", "min": "lower is better"}.get(self.goal or "", "no goal: any change counts")
+        return (
+            f"{self.metric}: baseline {self.baseline:.6g}, now {self.current:.6g} "
+            f"(change {self.current - self.baseline:+.6g}, tolerance {self.tolerance:g}, {direction})"
+        )
+
+
+def compare(
+    current: Mapping[str, Any], stored: Mapping[str, Any], goals: Mapping[str, str] | None, tolerance: Any, override: float | None
+) -> list[Comparison]:
+    """Every metric present in both, compared."""
+    results = []
+    for metric, baseline in stored.items():
+        value = current.get(metric)
+        if not isinstance(value, (int, float)) or not _is_number(value) or not _is_number(baseline):
+            continue
+        results.append(
+            Comparison(metric, float(baseline), float(value), tolerance_for(metric, tolerance, override), (goals or {}).get(metric))
+        )
+    return results
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class Baseline:
+    """A loaded baseline file."""
+
+    def __init__(self, experiments: Mapping[str, Mapping[str, Mapping[str, Any]]], path: Path | None = None) -> None:
+        self.experiments = experiments
+        self.path = path
+
+    @classmethod
+    def load(cls, path: Path) -> Baseline:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BaselineError(f"{path}: no such file (write one with --memento-save-baseline)") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BaselineError(f"{path}: cannot be read: {exc}") from None
+        except ValueError as exc:
+            raise BaselineError(f"{path}: not valid JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise BaselineError(f"{path}: not a pytest-memento baseline (expected \"format\": \"{FORMAT}\")")
+        experiments = data.get("experiments")
+        if not isinstance(experiments, dict) or not all(
+            isinstance(configs, dict) and all(isinstance(entry, dict) and isinstance(entry.get("metrics"), dict) for entry in configs.values())
+            for configs in experiments.values()
+        ):
+            raise BaselineError(f"{path}: \"experiments\" must map experiment -> config hash -> {{\"metrics\": {{...}}}}")
+        return cls(experiments, path)
+
+    def metrics(self, experiment: str, config_hash: str) -> Mapping[str, Any] | None:
+        entry = self.experiments.get(experiment, {}).get(config_hash)
+        return entry.get("metrics") if entry is not None else None
+
+    def known(self) -> set[tuple[str, str]]:
+        return {(experiment, config_hash) for experiment, configs in self.experiments.items() for config_hash in configs}
+
+    def label(self, experiment: str, config_hash: str) -> str:
+        entry = self.experiments.get(experiment, {}).get(config_hash, {})
+        return f"{experiment}[{entry.get('id', config_hash[:12])}]"
+
+
+def write_baseline(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Write the metrics of ``rows`` (dicts with experiment, config_hash, id,
+    config, metrics) as a stable, sorted, diffable baseline; returns the
+    number of configurations written."""
+    experiments: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if not row.get("metrics") or not row.get("config_hash"):
+            continue
+        experiments.setdefault(row["experiment"], {})[row["config_hash"]] = {
+            "id": row.get("test_id", ""),
+            "config": row.get("config", {}),
+            "metrics": {name: _finite(value) for name, value in row["metrics"].items()},
+        }
+    document = {"format": FORMAT, "experiments": experiments}
+    text = json.dumps(document, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    atomic_write(path, text.encode())
+    return sum(len(configs) for configs in experiments.values())
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
