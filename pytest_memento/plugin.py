@@ -15,6 +15,7 @@ import pytest
 from . import runner
 from .checkpoint import Checkpoint
 from .matrix import Config, MatrixError, argnames_for, specs_of
+from .shard import ShardError, parse_shard
 from .session import CACHED, MementoSession, SettingsError, resolve_report_settings, resolve_settings
 
 SESSION_KEY = runner.SESSION_KEY
@@ -27,6 +28,7 @@ HELP_BASELINE = "Compare metrics with a baseline FILE: a metric worse than its b
 HELP_SAVE_BASELINE = "Write this run's metrics (ran and cached) as a baseline FILE to commit."
 HELP_TOLERANCE = "Tolerance for every metric in baseline comparisons (overrides the matrices' tolerance=)."
 HELP_TABLE = "The results table at the end of a run: auto (list small grids, summarise large ones), full, summary or off."
+HELP_SHARD = "Run only shard K of N (1-based) of the selected configurations, or 'auto' to read it from Slurm array or CI variables."
 HELP_RETRIES = "With xdist: put an item whose worker died back in the queue up to N times (it resumes from its checkpoint)."
 
 
@@ -35,6 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memento-dir", dest="memento_dir", metavar="PATH", default=None, help=HELP_DIR)
     group.addoption("--memento-rerun", dest="memento_rerun", action="store_true", help=HELP_RERUN)
     group.addoption("--memento-cached-only", dest="memento_cached_only", action="store_true", help=HELP_CACHED_ONLY)
+    group.addoption("--memento-shard", dest="memento_shard", metavar="K/N", help=HELP_SHARD)
     group.addoption("--memento-retries", dest="memento_retries", metavar="N", type=int, default=None, help=HELP_RETRIES)
     group.addoption("--memento-export", dest="memento_export", metavar="PATH", action="append", help=HELP_EXPORT)
     group.addoption("--memento-baseline", dest="memento_baseline", metavar="FILE", help=HELP_BASELINE)
@@ -69,8 +72,9 @@ def pytest_configure(config: pytest.Config) -> None:
             table=str(config.getini("memento_table")),
             invocation_dir=config.invocation_params.dir,
         )
-    except SettingsError as exc:
-        raise pytest.UsageError(f"pytest-memento: {exc}") from None
+        shard = parse_shard(config.option.memento_shard, os.environ) if config.option.memento_shard else None
+    except (SettingsError, ShardError) as exc:
+        raise pytest.UsageError(f"pytest-memento: {'--memento-shard: ' if isinstance(exc, ShardError) else ''}{exc}") from None
     cache = getattr(config, "cache", None)
     last_failed: dict[str, Any] = cache.get("cache/lastfailed", {}) if cache is not None else {}
     config.stash[SESSION_KEY] = MementoSession(
@@ -81,6 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[SESSION_KEY].json_report = bool(getattr(config.option, "json_report", False))
     config.stash[SESSION_KEY].report = report_settings
+    config.stash[SESSION_KEY].shard = shard
     config.pluginmanager.register(runner.ReportObserver(config.stash[SESSION_KEY]), "memento-observer")
     runner.stop_cleanly_on_sigterm(config)
     if config.pluginmanager.hasplugin("xdist"):
@@ -110,6 +115,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     runner.attach_case(item)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    # After -k/-m have deselected: the same selection gives the same split.
+    runner.keep_shard(config, items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

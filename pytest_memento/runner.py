@@ -27,6 +27,7 @@ from .hashing import config_hash, config_key, jsonable_mapping
 from .matrix import Case, Config, MatrixError, expand, specs_of
 from .provenance import seed_everything, seed_for
 from .report import format_table, rows_from_run, write_export
+from .shard import node_key, shard_of
 from .session import CACHED, NOT_CACHED, RUN, Decision, MementoSession, build_record, metrics_of
 
 SESSION_KEY = pytest.StashKey[MementoSession]()
@@ -669,3 +670,19 @@ def restore_sigterm(config: pytest.Config) -> None:
     handler = config.stash.get(SIGTERM_KEY, None)
     if handler is not None and signal.getsignal(signal.SIGTERM) is handler:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def keep_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect every item outside this process's shard."""
+    shard = config.stash[SESSION_KEY].shard
+    if shard is None or not items:
+        return
+    keys = []
+    for item in items:
+        case = case_of(item)
+        keys.append(case.key if case is not None else node_key(item.nodeid))
+    chosen = shard_of(keys, *shard)
+    deselected = [item for item, keep in zip(items, chosen, strict=True) if not keep]
+    if deselected:
+        items[:] = [item for item, keep in zip(items, chosen, strict=True) if keep]
+        config.hook.pytest_deselected(items=deselected)

@@ -268,6 +268,8 @@ class MementoSession:
         self._packages: dict[str, dict[str, str]] = {}
         self._by_function: dict[Any, Fingerprint] = {}
         self.report = ReportSettings()
+        #: (K, N) from --memento-shard, or None.
+        self.shard: tuple[int, int] | None = None
         self.log = RunLog()
         #: pytest's own runner teardown, looked up once (see runner).
         self.builtin_teardown: Callable[..., Any] | None = None
