@@ -15,8 +15,8 @@ import pytest
 from . import runner
 from .checkpoint import Checkpoint
 from .matrix import Config, MatrixError, argnames_for, specs_of
-from .shard import ShardError, parse_shard
 from .session import CACHED, MementoSession, SettingsError, resolve_report_settings, resolve_settings
+from .shard import ShardError, parse_shard
 
 SESSION_KEY = runner.SESSION_KEY
 

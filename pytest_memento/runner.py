@@ -27,8 +27,8 @@ from .hashing import config_hash, config_key, jsonable_mapping
 from .matrix import Case, Config, MatrixError, expand, specs_of
 from .provenance import seed_everything, seed_for
 from .report import format_table, rows_from_run, write_export
-from .shard import node_key, shard_of
 from .session import CACHED, NOT_CACHED, RUN, Decision, MementoSession, build_record, metrics_of
+from .shard import node_key, shard_of
 
 SESSION_KEY = pytest.StashKey[MementoSession]()
 DECISION_KEY = pytest.StashKey[Decision]()
