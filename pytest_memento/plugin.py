@@ -28,6 +28,7 @@ HELP_BASELINE = "Compare metrics with a baseline FILE: a metric worse than its b
 HELP_SAVE_BASELINE = "Write this run's metrics (ran and cached) as a baseline FILE to commit."
 HELP_TOLERANCE = "Tolerance for every metric in baseline comparisons (overrides the matrices' tolerance=)."
 HELP_TABLE = "The results table at the end of a run: auto (list small grids, summarise large ones), full, summary or off."
+HELP_VERIFY = "Re-run stored configurations (all, or a deterministic FRACTION of them) without replacing them; fail those whose metrics differ."
 HELP_SHARD = "Run only shard K of N (1-based) of the selected configurations, or 'auto' to read it from Slurm array or CI variables."
 HELP_RETRIES = "With xdist: put an item whose worker died back in the queue up to N times (it resumes from its checkpoint)."
 
@@ -37,6 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memento-dir", dest="memento_dir", metavar="PATH", default=None, help=HELP_DIR)
     group.addoption("--memento-rerun", dest="memento_rerun", action="store_true", help=HELP_RERUN)
     group.addoption("--memento-cached-only", dest="memento_cached_only", action="store_true", help=HELP_CACHED_ONLY)
+    group.addoption("--memento-verify", dest="memento_verify", metavar="FRACTION", nargs="?", const="1", default=None, help=HELP_VERIFY)
     group.addoption("--memento-shard", dest="memento_shard", metavar="K/N", help=HELP_SHARD)
     group.addoption("--memento-retries", dest="memento_retries", metavar="N", type=int, default=None, help=HELP_RETRIES)
     group.addoption("--memento-export", dest="memento_export", metavar="PATH", action="append", help=HELP_EXPORT)
@@ -62,6 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
             rerun=config.option.memento_rerun,
             cached_only=config.option.memento_cached_only,
             stale=str(config.getini("memento_stale")),
+            verify=config.option.memento_verify,
             seed=str(config.getini("memento_seed")),
         )
         report_settings = resolve_report_settings(

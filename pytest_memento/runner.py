@@ -315,7 +315,7 @@ def _config_json(item: pytest.Item, case: Case) -> dict[str, Any]:
 
 def _info(item: pytest.Item, case: Case, decision: Decision, duration: float) -> dict[str, Any]:
     config_json = _config_json(item, case)
-    if decision.entry is not None:
+    if decision.entry is not None and not decision.verify:
         metrics = dict(decision.entry.metrics)
         duration = decision.entry.duration
     else:
@@ -371,8 +371,27 @@ def annotate(item: pytest.Item, report: pytest.TestReport) -> pytest.TestReport:
     if case is not None and _wants_info(report.when, report.passed, decision):
         info = report.memento = _info(item, case, decision, report.duration)  # type: ignore[attr-defined]
         if report.when == "call" and report.passed:
+            if decision.verify:
+                _verify(item, case, decision, report, info)
             _hold_against_baseline(item, case, report, info)
     return report
+
+
+def _verify(item: pytest.Item, case: Case, decision: Decision, report: pytest.TestReport, info: dict[str, Any]) -> None:
+    """--memento-verify: fail when the re-run's metrics differ from the
+    stored ones beyond tolerance (any direction counts)."""
+    assert decision.entry is not None
+    override = item.config.stash[SESSION_KEY].report.tolerance
+    stored = decision.entry.metrics
+    differ = [c for c in compare(info["metrics"], stored, None, case.tolerance, override) if c.worse]
+    missing = sorted(set(stored) - set(info["metrics"]))
+    info["verified"] = not differ and not missing
+    if differ or missing:
+        lines = [f"not reproduced: {case.experiment}[{case.id}] config {info['config']} (stored {decision.entry.key[:12]})"]
+        lines += [f"  {c.metric}: stored {c.baseline:.6g}, now {c.current:.6g} (tolerance {c.tolerance:g})" for c in differ]
+        lines += [f"  {name}: stored {stored[name]!r}, now missing" for name in missing]
+        report.outcome = "failed"
+        report.longrepr = "\n".join(lines)
 
 
 def _hold_against_baseline(item: pytest.Item, case: Case, report: pytest.TestReport, info: dict[str, Any]) -> None:
@@ -420,9 +439,10 @@ def pickle_result(result: Any) -> bytes:
 
 def store_if_passed(item: pytest.Item) -> None:
     """After a clean teardown: store the result of a configuration whose
-    setup and call passed. Failed, errored and interrupted ones never are."""
+    setup and call passed. Failed, errored and interrupted ones never are,
+    nor re-runs of --memento-verify (they check, they do not replace)."""
     decision = item.stash.get(DECISION_KEY, None)
-    if decision is None or decision.action != RUN or RESULT_KEY not in item.stash:
+    if decision is None or decision.action != RUN or RESULT_KEY not in item.stash or decision.verify:
         return
     result = item.stash[RESULT_KEY]
     del item.stash[RESULT_KEY]

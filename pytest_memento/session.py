@@ -50,6 +50,8 @@ class Settings:
     keep_stale: bool = False
     #: Seed random, numpy and torch before each item.
     seed: bool = True
+    #: --memento-verify: the fraction of stored configurations to re-run.
+    verify: float | None = None
 
 
 def _truthy(text: str, where: str) -> bool:
@@ -72,6 +74,7 @@ def resolve_settings(
     cached_only: bool,
     stale: str = "rerun",
     seed: str = "true",
+    verify: str | None = None,
 ) -> Settings:
     """Resolve the store directory: command line (relative to where pytest
     was invoked), then ``MEMENTO_DIR``, then ini ``memento_dir`` (relative to
@@ -93,6 +96,16 @@ def resolve_settings(
         ensure_store_dir(store_dir)
     except StoreError as exc:
         raise SettingsError(f"{where}: {exc}") from None
+    fraction = None
+    if verify is not None:
+        try:
+            fraction = float(verify)
+        except ValueError:
+            raise SettingsError(f"--memento-verify: expected a fraction in (0, 1], got {verify!r}") from None
+        if not 0 < fraction <= 1:
+            raise SettingsError(f"--memento-verify: expected a fraction in (0, 1], got {verify!r}")
+        if rerun or cached_only:
+            raise SettingsError("--memento-verify re-runs stored configurations; it cannot go with --memento-rerun or --memento-cached-only")
     if stale.strip().lower() not in ("rerun", "keep"):
         raise SettingsError(f"memento_stale (ini): expected rerun or keep, got {stale!r}")
     return Settings(
@@ -101,6 +114,7 @@ def resolve_settings(
         cached_only=cached_only,
         keep_stale=stale.strip().lower() == "keep",
         seed=_truthy(seed, "memento_seed (ini)"),
+        verify=fraction,
     )
 
 
@@ -168,6 +182,8 @@ class Decision:
     reason: str
     entry: Entry | None = None
     problems: tuple[str, ...] = ()
+    #: Re-run a stored configuration to check its metrics; do not replace it.
+    verify: bool = False
 
 
 def metrics_of(result: Any) -> dict[str, int | float]:
@@ -310,6 +326,8 @@ class MementoSession:
             return Decision(RUN, "--memento-rerun", problems=tuple(self.take_problems()))
         entry = self.store.get(case.key)
         problems = tuple(self.take_problems())
+        if entry is not None and self.settings.verify is not None and int(case.key[:8], 16) < self.settings.verify * 2**32:
+            return Decision(RUN, "--memento-verify", entry, problems, verify=True)
         if entry is not None:
             if entry.fingerprint == fingerprint.value:
                 return Decision(CACHED, "stored", entry, problems)

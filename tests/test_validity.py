@@ -134,3 +134,57 @@ def test_reproducibility_record(pytester: pytest.Pytester, run_plain) -> None:
     assert len(environment["git"]["commit"]) == 40
     assert environment["git"]["dirty"] is False  # the experiment file is untracked, not a change
     assert "numpy" in record["packages"]
+
+
+VERIFY = """
+import os
+import pytest_memento as memento
+
+@memento.matrix(parameters={"x": range(8)}, tolerance=0.01)
+def exp(config):
+    return {"v": config.x + float(os.environ.get("DRIFT", "0"))}
+"""
+
+
+def test_verify_reruns_stored_results_without_replacing_them(pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(test_verify=VERIFY)
+    assert outcomes(run()) == {"passed": 8}
+    before = {r["key"]: r["started"] for r in stored(pytester.path)}
+    result = run("--memento-verify", "-rA")
+    assert outcomes(result) == {"passed": 8}
+    result.stdout.fnmatch_lines(["*ran because: --memento-verify (8)*"])
+    # Within tolerance still verifies.
+    monkeypatch.setenv("DRIFT", "0.005")
+    assert outcomes(run("--memento-verify")) == {"passed": 8}
+    monkeypatch.setenv("DRIFT", "0.5")
+    failed = run("--memento-verify")
+    assert outcomes(failed) == {"failed": 8}
+    failed.stdout.fnmatch_lines(["*not reproduced: test_verify.py::exp[[]0[]] config {'x': 0} (stored *", "*v: stored 0, now 0.5 (tolerance 0.01)*"])
+    # Nothing was replaced: same entries, same start times.
+    assert {r["key"]: r["started"] for r in stored(pytester.path)} == before
+
+
+def test_verify_a_sample(pytester: pytest.Pytester, run_plain) -> None:
+    pytester.makepyfile(test_verify=VERIFY)
+    run_plain()
+    result = run_plain("--memento-verify", "0.5")
+    counts = outcomes(result)
+    assert counts.get("passed", 0) + counts.get("cached", 0) == 8
+    assert 0 < counts.get("passed", 0) < 8
+    # Deterministic: the same sample every time.
+    assert outcomes(run_plain("--memento-verify", "0.5")) == counts
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--memento-verify", "0"], "--memento-verify: expected a fraction in (0, 1], got '0'"),
+        (["--memento-verify", "abc"], "--memento-verify: expected a fraction in (0, 1], got 'abc'"),
+        (["--memento-verify", "--memento-rerun"], "cannot go with --memento-rerun"),
+    ],
+)
+def test_bad_verify(pytester: pytest.Pytester, run_plain, args: list[str], message: str) -> None:
+    pytester.makepyfile(test_verify=VERIFY)
+    result = run_plain(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message.replace('[', '[[]').replace('(', '(')}*"])
