@@ -19,6 +19,7 @@ No pytest in here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import pickle
@@ -28,6 +29,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .signing import Signer
 
 __all__ = ["MAGIC", "Checkpoint", "CheckpointError", "CheckpointInfo", "iter_checkpoints", "read_info"]
 
@@ -145,6 +148,7 @@ class Checkpoint:
         fingerprint: Any = None,
         fresh: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        signer: Signer | None = None,
     ) -> None:
         self.path = path
         self.key = key
@@ -154,6 +158,7 @@ class Checkpoint:
         self._stored_fingerprint = json.loads(json.dumps(fingerprint, default=str))
         self._fresh = fresh
         self._clock = clock
+        self._signer = signer
         self._last_write: float | None = None
         self._saves = 0
         #: The checkpoint ``load`` resumed from, if it found one.
@@ -217,6 +222,10 @@ class Checkpoint:
                 self.ignored = f"{self.path} is truncated"
                 return _NOTHING
             buffers.append(buffer)
+        if self._signer is not None and not self._signer.verify(header.get("sig"), self.key, _content_hash(data, buffers)):
+            # Never unpickle what this store's secret did not sign.
+            self.ignored = f"{self.path} is not signed with this store's secret; not unpickled"
+            return _NOTHING
         try:
             return pickle.loads(data, buffers=buffers)
         except Exception as exc:
@@ -248,6 +257,8 @@ class Checkpoint:
             "pickle": len(data),
             "buffers": [raw.nbytes for raw in raws],
         }
+        if self._signer is not None:
+            header["sig"] = self._signer.sign(self.key, _content_hash(data, raws))
         head = MAGIC + json.dumps(header, separators=(",", ":"), default=str).encode() + b"\n"
         self._write(head, data, raws)
         self._saves += 1
@@ -285,6 +296,13 @@ class Checkpoint:
             self.path.unlink()
         with contextlib.suppress(OSError):  # only if empty: others may share it
             self.path.parent.rmdir()
+
+
+def _content_hash(data: bytes, buffers: list[Any]) -> str:
+    digest = hashlib.sha256(data)
+    for buffer in buffers:
+        digest.update(buffer)
+    return digest.hexdigest()
 
 
 def checkpoint_path(store_root: Path, key: str) -> Path:

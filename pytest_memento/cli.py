@@ -23,6 +23,7 @@ from typing import Any
 from . import __version__
 from .checkpoint import iter_checkpoints
 from .report import EXPORT_FORMATS, render, rows_from_store, write_export
+from .signing import signer_from
 from .store import Entry, ResultStore
 
 
@@ -55,7 +56,8 @@ def _problems(messages: list[str]) -> None:
 
 def _open(args: argparse.Namespace) -> tuple[ResultStore, list[str]]:
     problems: list[str] = []
-    return ResultStore(find_store(args.dir), on_problem=problems.append), problems
+    signer = signer_from(os.environ, os.environ.get("MEMENTO_SECRET_ENV", ""))
+    return ResultStore(find_store(args.dir), on_problem=problems.append, signer=signer), problems
 
 
 def _selected(store: ResultStore, experiment: str | None) -> list[tuple[Entry, dict[str, Any]]]:

@@ -17,6 +17,7 @@ from .checkpoint import Checkpoint
 from .matrix import Config, MatrixError, argnames_for, specs_of
 from .session import CACHED, MementoSession, SettingsError, resolve_report_settings, resolve_settings
 from .shard import ShardError, parse_shard
+from .signing import signer_from
 
 SESSION_KEY = runner.SESSION_KEY
 
@@ -47,6 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memento-tolerance", dest="memento_tolerance", metavar="X", help=HELP_TOLERANCE)
     parser.addini("memento_dir", HELP_DIR + " Relative to rootdir.", default="")
     parser.addini("memento_table", HELP_TABLE, default="auto")
+    parser.addini("memento_secret_env", "Name of the environment variable holding the secret that signs the store (default MEMENTO_SECRET).", default="")
     parser.addini("memento_retries", HELP_RETRIES, default="0")
     parser.addini("memento_stale", "What to do with a stored result whose experiment code changed: rerun (default) or keep (use it, with a warning).", default="rerun")
     parser.addini("memento_seed", "Seed random, numpy and torch from config.seed (else the key) before each item (default true).", default="true")
@@ -85,6 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
         rootdir=config.rootpath,
         last_failed=last_failed.__contains__,
         worker=workerinput.get("workerid", "main"),
+        signer=signer_from(os.environ, str(config.getini("memento_secret_env"))),
     )
     config.stash[SESSION_KEY].json_report = bool(getattr(config.option, "json_report", False))
     config.stash[SESSION_KEY].report = report_settings

@@ -535,6 +535,7 @@ def checkpoint_for(item: pytest.Item) -> Checkpoint:
         key=key,
         label=label,
         fresh=session.settings.rerun,
+        signer=session.signer,
         fingerprint=session.fingerprint(item.function).value if case is not None else None,  # type: ignore[attr-defined]
     )
     item.stash[CHECKPOINT_KEY] = checkpoint

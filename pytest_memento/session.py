@@ -20,6 +20,7 @@ from .hashing import jsonable
 from .matrix import Case
 from .provenance import environment, packages_of
 from .report import check_export_path
+from .signing import Signer
 from .store import Entry, ResultStore, StoreError, ensure_store_dir
 
 __all__ = [
@@ -272,13 +273,16 @@ class RunLog:
 class MementoSession:
     """Per-process state: settings, the store and this process's decisions."""
 
-    def __init__(self, settings: Settings, *, rootdir: Path, last_failed: Callable[[str], bool], worker: str = "master") -> None:
+    def __init__(
+        self, settings: Settings, *, rootdir: Path, last_failed: Callable[[str], bool], worker: str = "master", signer: Signer | None = None
+    ) -> None:
         self.settings = settings
         self.rootdir = rootdir
         self.worker = worker
         self._last_failed = last_failed
         self._problems: list[str] = []
-        self.store = ResultStore(settings.store_dir, on_problem=self._problems.append)
+        self.signer = signer
+        self.store = ResultStore(settings.store_dir, on_problem=self._problems.append, signer=signer)
         self.store.set_environment(environment(rootdir))
         self.fingerprints = FingerprintCache(rootdir)
         self._packages: dict[str, dict[str, str]] = {}
@@ -326,6 +330,9 @@ class MementoSession:
             return Decision(RUN, "--memento-rerun", problems=tuple(self.take_problems()))
         entry = self.store.get(case.key)
         problems = tuple(self.take_problems())
+        if entry is not None and not self.store.signature_ok(entry):
+            refused = f"{case.experiment}[{case.id}]: stored result {case.key[:12]} is not signed with this store's secret; not used, not unpickled"
+            return Decision(RUN, "signature refused", problems=(*problems, refused))
         if entry is not None and self.settings.verify is not None and int(case.key[:8], 16) < self.settings.verify * 2**32:
             return Decision(RUN, "--memento-verify", entry, problems, verify=True)
         if entry is not None:

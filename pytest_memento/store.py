@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .signing import Signer
+
 __all__ = [
     "FORMAT",
     "INLINE_LIMIT",
@@ -136,6 +138,7 @@ class Entry:
     #: Hash of experiment and config without the version (see hashing.config_hash).
     config_hash: str | None = None
     version: Any = None
+    signature: str | None = None
 
 
 class _Scan:
@@ -179,8 +182,10 @@ def _problem_sink(message: str) -> None:
 class ResultStore:
     """Results of passed configurations, addressed by config key."""
 
-    def __init__(self, root: Path, on_problem: Callable[[str], None] | None = None) -> None:
+    def __init__(self, root: Path, on_problem: Callable[[str], None] | None = None, signer: Signer | None = None) -> None:
         self.root = Path(root)
+        #: Signs results on write and checks them before unpickling (shared stores).
+        self.signer = signer
         self.results = self.root / "results"
         self.segments = self.results / "segments"
         self.blobs = self.results / "blobs"
@@ -314,6 +319,7 @@ class ResultStore:
                     env=env,
                     config_hash=head.get("c") if isinstance(head.get("c"), str) else None,
                     version=head.get("v"),
+                    signature=head.get("s") if isinstance(head.get("s"), str) else None,
                 )
             )
 
@@ -377,8 +383,18 @@ class ResultStore:
         meta["payload"] = {"size": entry.size, "sha256": entry.sha256, "blob": entry.blob}
         return meta
 
+    def signature_ok(self, entry: Entry) -> bool:
+        """Without a signer, always; with one, whether ``entry`` was signed
+        with the same secret (its key, payload hash, metrics and code)."""
+        if self.signer is None:
+            return True
+        return self.signer.verify(entry.signature, *_signed_parts(entry.key, entry.sha256, entry.metrics, entry.fingerprint))
+
     def payload(self, entry: Entry) -> bytes:
-        """The pickled bytes of ``entry``, checked against their hash."""
+        """The pickled bytes of ``entry``, checked against their signature
+        (with a signer) and their hash."""
+        if not self.signature_ok(entry):
+            raise LookupError(f"the signature of {entry.key[:16]} does not verify; it is not unpickled")
         try:
             if entry.blob is not None:
                 data = (self.blobs / entry.key[:2] / entry.blob).read_bytes()
@@ -494,9 +510,15 @@ class ResultStore:
         fingerprint = meta.get("fingerprint")
         config_hash, version = meta.get("config_hash"), meta.get("version")
         head = {"op": "put", "k": key, "t": now, "m": metrics, "d": duration, "f": fingerprint, "n": len(inline), "h": digest, "b": blob, "c": config_hash, "v": version}
+        signature = None
+        if self.signer is not None:
+            signature = head["s"] = self.signer.sign(*_signed_parts(key, digest, metrics, fingerprint))
         head_line = json.dumps(head, separators=_COMPACT).encode() + b"\n"
         meta_line = json.dumps({**meta, "format": FORMAT}, separators=_COMPACT).encode() + b"\n"
-        entry = Entry(key, now, metrics, duration, fingerprint, self.segments, len(head_line), len(head_line) + len(meta_line), len(inline), digest, blob, self._env, config_hash, version)
+        entry = Entry(
+            key, now, metrics, duration, fingerprint, self.segments, len(head_line), len(head_line) + len(meta_line),
+            len(inline), digest, blob, self._env, config_hash, version, signature,
+        )
         record = head_line + meta_line + inline + b"\n"
         if code and isinstance(fingerprint, str) and fingerprint not in self._code_written:
             # Shared by every result of this code: written once, not per result.
@@ -633,6 +655,8 @@ class ResultStore:
             "c": entry.config_hash,
             "v": entry.version,
         }
+        if entry.signature is not None:
+            head["s"] = entry.signature
         return json.dumps(head, separators=_COMPACT).encode() + b"\n" + meta_line + payload
 
 
@@ -642,6 +666,10 @@ def _partial(path: Path, start: int) -> str | None:
     if time.time() - _mtime(path) < 60:
         return None
     return f"partial record at byte {start} (a writer was killed mid-write)"
+
+
+def _signed_parts(key: str, digest: str, metrics: Mapping[str, Any], fingerprint: Any) -> tuple[str, ...]:
+    return (key, digest, json.dumps(dict(metrics), sort_keys=True, separators=_COMPACT), str(fingerprint))
 
 
 def _holds(path: Path, digest: str) -> bool:
