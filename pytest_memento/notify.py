@@ -262,8 +262,10 @@ def send_webhook(url: str, summary: Mapping[str, Any], *, timeout: float = 10.0)
         parts.port  # noqa: B018  # raises ValueError when out of range
     except ValueError as error:
         raise NotifyError(f"webhook {shown}: invalid URL ({error})") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    if parts.scheme.lower() not in ("http", "https"):
         raise NotifyError(f"webhook {shown}: only http:// and https:// URLs are supported")
+    if not parts.hostname:
+        raise NotifyError(f"webhook {shown}: invalid URL (no host)")
     body = json.dumps(webhook_payload(summary), allow_nan=False).encode("utf-8")
     request = urllib.request.Request(
         url,

@@ -62,14 +62,15 @@ def test_planted_pickles_are_never_loaded(pytester: pytest.Pytester, run_plain, 
     other = records[2]["key"]
     Checkpoint(checkpoint_path(pytester.path / ".memento", other), key=other).save(Planted(marker))
 
+    shown = memento_cli(pytester.path, "show", key[:12], "--result")
+    assert shown.returncode == 2
+    assert "does not verify; it is not unpickled" in shown.stderr
+
     result = run_plain("--memento-rerun", "-k", "2")  # resumes from the planted checkpoint if it trusted it
     assert outcomes(result) == {"passed": 1, "deselected": 1}
     result = run_plain("-rA")
     assert outcomes(result) == {"passed": 1, "cached": 1}
     result.stdout.fnmatch_lines(["*ran because: signature refused (1)*", "*warning: test_grid.py::exp[[]1[]]: stored result * is not signed with this store's secret*"])
-    shown = memento_cli(pytester.path, "show", key[:12], "--result")
-    assert shown.returncode == 2
-    assert "does not verify; it is not unpickled" in shown.stderr
     assert not marker.exists(), "a planted pickle was unpickled"
 
 
