@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from . import runner
+from . import collect, keys, reporting, runner
 from .checkpoint import Checkpoint
 from .matrix import Config, MatrixError, argnames_for, specs_of
 from .session import CACHED, MementoSession, SettingsError, resolve_report_settings, resolve_settings
 from .shard import ShardError, parse_shard
 from .signing import signer_from
 
-SESSION_KEY = runner.SESSION_KEY
+SESSION_KEY = keys.SESSION_KEY
 
 HELP_DIR = "Where results and checkpoints live (default: .memento under rootdir; env MEMENTO_DIR)."
 HELP_RERUN = "Run every configuration again and replace stored results."
@@ -92,7 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY].json_report = bool(getattr(config.option, "json_report", False))
     config.stash[SESSION_KEY].report = report_settings
     config.stash[SESSION_KEY].shard = shard
-    config.pluginmanager.register(runner.ReportObserver(config.stash[SESSION_KEY]), "memento-observer")
+    config.pluginmanager.register(reporting.ReportObserver(config.stash[SESSION_KEY]), "memento-observer")
     runner.stop_cleanly_on_sigterm(config)
     if config.pluginmanager.hasplugin("xdist"):
         from .xdist import XdistGlue
@@ -104,33 +104,33 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str, obj: object) -> pytest.Collector | None:
     # A bad matrix is a collection error of its own experiment only.
-    return runner.expand_or_error(collector, name, obj)
+    return collect.expand_or_error(collector, name, obj)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not specs_of(metafunc.function):
         return
-    experiment, cases = runner.expanded(metafunc.config, metafunc.definition.path, metafunc.function)
+    experiment, cases = collect.expanded(metafunc.config, metafunc.definition.path, metafunc.function)
     try:
         argnames = argnames_for(cases, metafunc.fixturenames, experiment)
     except MatrixError as exc:
         raise pytest.Collector.CollectError(str(exc)) from None
-    values, ids = runner.param_sets(cases, argnames, experiment)
+    values, ids = collect.param_sets(cases, argnames, experiment)
     metafunc.parametrize(argnames, values, ids=ids)
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    runner.attach_case(item)
+    collect.attach_case(item)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     # After -k/-m have deselected: the same selection gives the same split.
-    runner.keep_shard(config, items)
+    collect.keep_shard(config, items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    runner.forget_expansions(session.config)
+    collect.forget_expansions(session.config)
 
 
 @pytest.fixture(name="config")
@@ -199,13 +199,13 @@ def pytest_json_runtest_metadata(item: pytest.Item, call: pytest.CallInfo[None])
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
-    runner.terminal_summary(terminalreporter, config.stash[SESSION_KEY])
+    reporting.terminal_summary(terminalreporter, config.stash[SESSION_KEY])
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     runner.flush_store(session.config)
-    runner.write_outputs(session.config)
+    reporting.write_outputs(session.config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -15,125 +15,35 @@ import pickle
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import pytest
 
-from .baseline import compare, write_baseline
+from .baseline import compare
 from .checkpoint import Checkpoint, checkpoint_path, read_info
-from .hashing import config_hash, config_key, jsonable_mapping
-from .matrix import Case, Config, MatrixError, expand, specs_of
+from .collect import case_of
+from .hashing import jsonable_mapping
+from .keys import (
+    CHECKPOINT_KEY,
+    CONFIG_JSON_KEY,
+    DECISION_KEY,
+    INVALID_KEY,
+    METRICS_KEY,
+    PARENT_SKIPS_KEY,
+    PHASES_KEY,
+    REGRESSED_KEY,
+    RESULT_KEY,
+    SEED_KEY,
+    SESSION_KEY,
+    SIGTERM_KEY,
+    STARTED_KEY,
+)
+from .matrix import Case
 from .provenance import seed_everything, seed_for
-from .report import format_table, rows_from_run, write_export
 from .session import CACHED, NOT_CACHED, RUN, Decision, MementoSession, build_record, metrics_of
-from .shard import node_key, shard_of
-
-SESSION_KEY = pytest.StashKey[MementoSession]()
-DECISION_KEY = pytest.StashKey[Decision]()
-RESULT_KEY = pytest.StashKey[Any]()
-STARTED_KEY = pytest.StashKey[float]()
-PHASES_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
-CONFIG_JSON_KEY = pytest.StashKey[dict[str, Any]]()
-INVALID_KEY = pytest.StashKey[str]()
-METRICS_KEY = pytest.StashKey[Mapping[str, Any]]()
-CASE_KEY = pytest.StashKey[Case]()
-CHECKPOINT_KEY = pytest.StashKey[Checkpoint]()
-SIGTERM_KEY = pytest.StashKey[Callable[[int, Any], None]]()
-PARENT_SKIPS_KEY = pytest.StashKey[dict[str, bool]]()
-SEED_KEY = pytest.StashKey[int]()
-REGRESSED_KEY = pytest.StashKey[bool]()
-EXPANDED_KEY = pytest.StashKey[dict[Any, tuple[str, list[Case]]]]()
 
 _SKIP_MARKS = ("skip", "skipif", "xfail")
-
-
-class MatrixErrorCollector(pytest.Collector):
-    """Stands for an experiment whose matrix is invalid: collecting it
-    reports the problem, without a traceback from inside the plugin."""
-
-    def __init__(self, *, message: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.message = message
-
-    def collect(self) -> list[pytest.Item | pytest.Collector]:
-        raise self.CollectError(self.message)
-
-
-def _experiment_of(config: pytest.Config, path: Path, func: Any) -> str:
-    return config.stash[SESSION_KEY].experiment_id(path, func.__qualname__)
-
-
-def expand_or_error(collector: pytest.Collector, name: str, obj: object) -> pytest.Collector | None:
-    """Expand a matrix function early; None lets pytest collect it as usual."""
-    try:
-        specs = specs_of(obj)
-    except Exception:  # an object whose attribute access raises
-        return None
-    if not specs:
-        return None
-    experiment = _experiment_of(collector.config, collector.path, obj)
-    try:
-        cases = expand(experiment, specs)
-    except MatrixError as exc:
-        return MatrixErrorCollector.from_parent(collector, name=name, message=str(exc))
-    collector.config.stash.setdefault(EXPANDED_KEY, {})[obj] = (experiment, cases)
-    return None
-
-
-def expanded(config: pytest.Config, path: Path, func: Any) -> tuple[str, list[Case]]:
-    """The expansion made by :func:`expand_or_error` (or a fresh one)."""
-    cache = config.stash.setdefault(EXPANDED_KEY, {})
-    found = cache.pop(func, None)
-    if found is not None:
-        return found
-    experiment = _experiment_of(config, path, func)
-    try:
-        return experiment, expand(experiment, specs_of(func))
-    except MatrixError as exc:
-        raise pytest.Collector.CollectError(str(exc)) from None
-
-
-def param_sets(cases: Sequence[Case], argnames: Sequence[str], experiment: str) -> tuple[list[Any], list[str]]:
-    """Values of ``argnames`` for each case, and the ids (``pytest.param``
-    only where a case carries marks: it is the costly part at 100k items)."""
-    values: list[Any] = []
-    ids: list[str] = []
-    for case in cases:
-        case.experiment = experiment
-        case.key = config_key(experiment, case.encoded, case.version)
-        case.config_hash = config_hash(experiment, case.encoded)
-        row = [
-            case.config if name == "config" else case.params[name] if name in case.params else case.settings[name]
-            for name in argnames
-        ]
-        if case.marks:
-            values.append(pytest.param(*row, marks=case.marks))
-        else:
-            values.append(tuple(row))
-        ids.append(case.id)
-    return values, ids
-
-
-def attach_case(item: pytest.Item) -> None:
-    """Give a collected matrix item its case (in ``item.stash``), found
-    through its ``config`` value (no hidden fixture: each one would cost a
-    fixture set-up per item)."""
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return
-    config = callspec.params.get("config")
-    if isinstance(config, Config) and isinstance(config._case, Case):
-        item.stash[CASE_KEY] = config._case
-
-
-def forget_expansions(config: pytest.Config) -> None:
-    config.stash[EXPANDED_KEY] = {}
-
-
-def case_of(item: pytest.Item) -> Case | None:
-    return item.stash.get(CASE_KEY, None)
 
 
 def _foreign_parameters(item: pytest.Item, case: Case) -> list[str]:
@@ -542,103 +452,6 @@ def checkpoint_for(item: pytest.Item) -> Checkpoint:
     return checkpoint
 
 
-class ReportObserver:
-    """Keeps the run log from reports (on the xdist controller too)."""
-
-    def __init__(self, session: MementoSession) -> None:
-        self.session = session
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        info = getattr(report, "memento", None)
-        rows = self.session.log.rows
-        if info is None:
-            if report.when == "teardown" and report.failed and report.nodeid in rows:
-                rows[report.nodeid]["outcome"] = "error"
-            elif report.failed and report.when not in ("setup", "call", "teardown"):
-                # xdist's report for an item whose worker died.
-                rows[report.nodeid] = {"nodeid": report.nodeid, "outcome": "crashed", "reason": "worker died"}
-            return
-        if info.get("cached") and report.passed:
-            outcome = CACHED
-        elif report.when == "setup" and report.failed:
-            outcome = "error"
-        else:
-            outcome = report.outcome
-        self.session.log.record(report.nodeid, info, outcome)
-
-
-def terminal_summary(reporter: pytest.TerminalReporter, session: MementoSession) -> None:
-    log = session.log
-    if (not log.rows and not log.problems) or reporter.verbosity < -1:
-        return
-    reporter.write_sep("-", "memento")
-    settings = session.report
-    if settings.table != "off" and log.rows:
-        hint = f"see {settings.exports[0]}" if settings.exports else "write them all with --memento-export results.csv"
-        for line in format_table(log.rows.values(), width=reporter._tw.fullwidth if hasattr(reporter, "_tw") else 100, mode=settings.table, export_hint=hint):
-            reporter.write_line(line)
-    counts = log.counts()
-    order = ["passed", CACHED, "failed", "error", "skipped"]
-    parts = [f"{counts[name]} {'ran' if name == 'passed' else name}" for name in order if counts.get(name)]
-    parts += [f"{n} {name}" for name, n in counts.items() if name not in order]
-    reporter.write_line(f"{len(log.rows)} configurations: {', '.join(parts)}; store: {session.describe_store()}")
-    reasons = log.reasons()
-    if reasons:
-        reporter.write_line("ran because: " + ", ".join(f"{reason} ({n})" for reason, n in reasons.items()))
-    for line in baseline_summary(session):
-        reporter.write_line(line)
-    for line in log.outputs:
-        reporter.write_line(line)
-    for problem in log.problems:
-        reporter.write_line(f"warning: {problem}", yellow=True)
-
-
-def baseline_summary(session: MementoSession) -> list[str]:
-    """New, missing, improved and regressed configurations (never failed
-    for being new or missing)."""
-    baseline = session.report.baseline
-    if baseline is None:
-        return []
-    rows = [row for row in session.log.rows.values() if "config_hash" in row]
-    regressed = [row for row in rows if row.get("regressions")]
-    improved = [row for row in rows if row.get("improved")]
-    new = [row for row in rows if row.get("baseline") == "new"]
-    experiments = {row["experiment"] for row in rows}
-    seen = {(row["experiment"], row["config_hash"]) for row in rows}
-    missing = sorted(pair for pair in baseline.known() if pair[0] in experiments and pair not in seen)
-    lines = [
-        f"baseline {baseline.path}: {len(regressed)} worse, {len(improved)} better, "
-        f"{len(new)} new (not in the baseline), {len(missing)} missing from this run"
-    ]
-    lines += [f"  worse: {row['experiment']}[{row['test_id']}] {text}" for row in regressed for text in row["regressions"]]
-    lines += [f"  better: {row['experiment']}[{row['test_id']}] {text}" for row in improved for text in row["improved"]]
-    lines += [f"  new: {row['experiment']}[{row['test_id']}]" for row in new[:20]]
-    lines += [f"  missing: {baseline.label(*pair)}" for pair in missing[:20]]
-    return lines
-
-
-def write_outputs(config: pytest.Config) -> None:
-    """Controller only: exports and the baseline file, from the run log."""
-    session = config.stash.get(SESSION_KEY, None)
-    if session is None or hasattr(config, "workerinput"):
-        return
-    settings, log = session.report, session.log
-    records = list(log.rows.values())
-    for path in settings.exports:
-        try:
-            write_export(path, rows_from_run(records))
-            log.outputs.append(f"exported {len(records)} configuration(s) to {path}")
-        except (OSError, ValueError) as exc:
-            log.problems.append(f"could not write {path}: {exc}")
-    if settings.save_baseline is not None:
-        kept = [row for row in records if row.get("outcome") in ("passed", CACHED)]
-        try:
-            count = write_baseline(settings.save_baseline, kept)
-            log.outputs.append(f"saved the metrics of {count} configuration(s) as a baseline in {settings.save_baseline}")
-        except (OSError, ValueError) as exc:
-            log.problems.append(f"could not write the baseline {settings.save_baseline}: {exc}")
-
-
 def flush_store(config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
     if session is None:
@@ -693,17 +506,3 @@ def restore_sigterm(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def keep_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect every item outside this process's shard."""
-    shard = config.stash[SESSION_KEY].shard
-    if shard is None or not items:
-        return
-    keys = []
-    for item in items:
-        case = case_of(item)
-        keys.append(case.key if case is not None else node_key(item.nodeid))
-    chosen = shard_of(keys, *shard)
-    deselected = [item for item, keep in zip(items, chosen, strict=True) if not keep]
-    if deselected:
-        items[:] = [item for item, keep in zip(items, chosen, strict=True) if keep]
-        config.hook.pytest_deselected(items=deselected)

@@ -1,0 +1,119 @@
+"""Collection glue: matrix functions become parametrized items, each item
+finds its configuration, and ``--memento-shard`` keeps one shard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .hashing import config_hash, config_key
+from .keys import CASE_KEY, EXPANDED_KEY, SESSION_KEY
+from .matrix import Case, Config, MatrixError, expand, specs_of
+from .shard import node_key, shard_of
+
+
+class MatrixErrorCollector(pytest.Collector):
+    """Stands for an experiment whose matrix is invalid: collecting it
+    reports the problem, without a traceback from inside the plugin."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        raise self.CollectError(self.message)
+
+
+def _experiment_of(config: pytest.Config, path: Path, func: Any) -> str:
+    return config.stash[SESSION_KEY].experiment_id(path, func.__qualname__)
+
+
+def expand_or_error(collector: pytest.Collector, name: str, obj: object) -> pytest.Collector | None:
+    """Expand a matrix function early; None lets pytest collect it as usual."""
+    try:
+        specs = specs_of(obj)
+    except Exception:  # an object whose attribute access raises
+        return None
+    if not specs:
+        return None
+    experiment = _experiment_of(collector.config, collector.path, obj)
+    try:
+        cases = expand(experiment, specs)
+    except MatrixError as exc:
+        return MatrixErrorCollector.from_parent(collector, name=name, message=str(exc))
+    collector.config.stash.setdefault(EXPANDED_KEY, {})[obj] = (experiment, cases)
+    return None
+
+
+def expanded(config: pytest.Config, path: Path, func: Any) -> tuple[str, list[Case]]:
+    """The expansion made by :func:`expand_or_error` (or a fresh one)."""
+    cache = config.stash.setdefault(EXPANDED_KEY, {})
+    found = cache.pop(func, None)
+    if found is not None:
+        return found
+    experiment = _experiment_of(config, path, func)
+    try:
+        return experiment, expand(experiment, specs_of(func))
+    except MatrixError as exc:
+        raise pytest.Collector.CollectError(str(exc)) from None
+
+
+def param_sets(cases: Sequence[Case], argnames: Sequence[str], experiment: str) -> tuple[list[Any], list[str]]:
+    """Values of ``argnames`` for each case, and the ids (``pytest.param``
+    only where a case carries marks: it is the costly part at 100k items)."""
+    values: list[Any] = []
+    ids: list[str] = []
+    for case in cases:
+        case.experiment = experiment
+        case.key = config_key(experiment, case.encoded, case.version)
+        case.config_hash = config_hash(experiment, case.encoded)
+        row = [
+            case.config if name == "config" else case.params[name] if name in case.params else case.settings[name]
+            for name in argnames
+        ]
+        if case.marks:
+            values.append(pytest.param(*row, marks=case.marks))
+        else:
+            values.append(tuple(row))
+        ids.append(case.id)
+    return values, ids
+
+
+def attach_case(item: pytest.Item) -> None:
+    """Give a collected matrix item its case (in ``item.stash``), found
+    through its ``config`` value (no hidden fixture: each one would cost a
+    fixture set-up per item)."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return
+    config = callspec.params.get("config")
+    if isinstance(config, Config) and isinstance(config._case, Case):
+        item.stash[CASE_KEY] = config._case
+
+
+def forget_expansions(config: pytest.Config) -> None:
+    config.stash[EXPANDED_KEY] = {}
+
+
+def case_of(item: pytest.Item) -> Case | None:
+    return item.stash.get(CASE_KEY, None)
+
+
+def keep_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect every item outside this process's shard."""
+    shard = config.stash[SESSION_KEY].shard
+    if shard is None or not items:
+        return
+    keys = []
+    for item in items:
+        case = case_of(item)
+        keys.append(case.key if case is not None else node_key(item.nodeid))
+    chosen = shard_of(keys, *shard)
+    deselected = [item for item, keep in zip(items, chosen, strict=True) if not keep]
+    if deselected:
+        items[:] = [item for item, keep in zip(items, chosen, strict=True) if keep]
+        config.hook.pytest_deselected(items=deselected)
+
