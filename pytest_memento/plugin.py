@@ -15,7 +15,8 @@ import pytest
 from . import collect, keys, reporting, runner
 from .checkpoint import Checkpoint
 from .matrix import Config, MatrixError, argnames_for, specs_of
-from .session import CACHED, MementoSession, SettingsError, resolve_report_settings, resolve_settings
+from .notify import NotifyError, email_settings_from
+from .session import CACHED, MementoSession, Notifiers, SettingsError, resolve_report_settings, resolve_settings
 from .shard import ShardError, parse_shard
 from .signing import signer_from
 
@@ -31,7 +32,22 @@ HELP_TOLERANCE = "Tolerance for every metric in baseline comparisons (overrides 
 HELP_TABLE = "The results table at the end of a run: auto (list small grids, summarise large ones), full, summary or off."
 HELP_VERIFY = "Re-run stored configurations (all, or a deterministic FRACTION of them) without replacing them; fail those whose metrics differ."
 HELP_SHARD = "Run only shard K of N (1-based) of the selected configurations, or 'auto' to read it from Slurm array or CI variables."
+HELP_WEBHOOK = "POST a JSON summary (Slack/Teams 'text' field) to URL when the run ends (env MEMENTO_WEBHOOK)."
+EMAIL_INI = {
+    "memento_email_to": "Comma-separated addresses to e-mail a summary to when the run ends.",
+    "memento_email_from": "Sender of that e-mail (default pytest-memento@<host>).",
+    "memento_smtp_host": "SMTP server (default localhost); credentials from MEMENTO_SMTP_USER / MEMENTO_SMTP_PASSWORD.",
+    "memento_smtp_port": "SMTP port (default 587).",
+    "memento_smtp_starttls": "Use STARTTLS (default true).",
+    "memento_smtp_timeout": "SMTP timeout in seconds.",
+}
 HELP_RETRIES = "With xdist: put an item whose worker died back in the queue up to N times (it resumes from its checkpoint)."
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,6 +64,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memento-tolerance", dest="memento_tolerance", metavar="X", help=HELP_TOLERANCE)
     parser.addini("memento_dir", HELP_DIR + " Relative to rootdir.", default="")
     parser.addini("memento_table", HELP_TABLE, default="auto")
+    group.addoption("--memento-webhook", dest="memento_webhook", metavar="URL", help=HELP_WEBHOOK)
+    parser.addini("memento_webhook", HELP_WEBHOOK, default="")
+    for name, text in EMAIL_INI.items():
+        parser.addini(name, text, default="")
     parser.addini("memento_secret_env", "Name of the environment variable holding the secret that signs the store (default MEMENTO_SECRET).", default="")
     parser.addini("memento_retries", HELP_RETRIES, default="0")
     parser.addini("memento_stale", "What to do with a stored result whose experiment code changed: rerun (default) or keep (use it, with a warning).", default="rerun")
@@ -78,7 +98,8 @@ def pytest_configure(config: pytest.Config) -> None:
             invocation_dir=config.invocation_params.dir,
         )
         shard = parse_shard(config.option.memento_shard, os.environ) if config.option.memento_shard else None
-    except (SettingsError, ShardError) as exc:
+        notifiers = notifiers_from(config)
+    except (SettingsError, ShardError, NotifyError) as exc:
         raise pytest.UsageError(f"pytest-memento: {'--memento-shard: ' if isinstance(exc, ShardError) else ''}{exc}") from None
     cache = getattr(config, "cache", None)
     last_failed: dict[str, Any] = cache.get("cache/lastfailed", {}) if cache is not None else {}
@@ -92,6 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY].json_report = bool(getattr(config.option, "json_report", False))
     config.stash[SESSION_KEY].report = report_settings
     config.stash[SESSION_KEY].shard = shard
+    config.stash[SESSION_KEY].notifiers = notifiers
     config.pluginmanager.register(reporting.ReportObserver(config.stash[SESSION_KEY]), "memento-observer")
     runner.stop_cleanly_on_sigterm(config)
     if config.pluginmanager.hasplugin("xdist"):
@@ -203,11 +225,21 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     runner.flush_store(session.config)
     reporting.write_outputs(session.config)
+    reporting.finish(session.config, int(exitstatus))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     runner.close_store(config)
     runner.restore_sigterm(config)
+
+
+def notifiers_from(config: pytest.Config) -> Notifiers:
+    """Webhook (option, ini, then MEMENTO_WEBHOOK) and e-mail (ini) settings."""
+    webhook = config.option.memento_webhook or str(config.getini("memento_webhook")) or os.environ.get("MEMENTO_WEBHOOK", "")
+    if webhook and not webhook.startswith(("http://", "https://")):
+        raise NotifyError(f"--memento-webhook / memento_webhook: expected an http:// or https:// URL, got {webhook[:40]!r}")
+    values = {name: str(config.getini(name)) for name in EMAIL_INI}
+    return Notifiers(webhook=webhook or None, email=email_settings_from({k: v for k, v in values.items() if v}, os.environ))

@@ -4,6 +4,8 @@ written (exports, baseline)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from .baseline import write_baseline
@@ -26,8 +28,10 @@ class ReportObserver:
                 rows[report.nodeid]["outcome"] = "error"
             elif report.failed and report.when not in ("setup", "call", "teardown"):
                 # xdist's report for an item whose worker died.
-                rows[report.nodeid] = {"nodeid": report.nodeid, "outcome": "crashed", "reason": "worker died"}
+                rows[report.nodeid] = {"nodeid": report.nodeid, "outcome": "crashed", "reason": "worker died", "error": _error_line(report)}
             return
+        if report.failed:
+            info = {**info, "error": _error_line(report)}
         if info.get("cached") and report.passed:
             outcome = CACHED
         elif report.when == "setup" and report.failed:
@@ -108,3 +112,78 @@ def write_outputs(config: pytest.Config) -> None:
         except (OSError, ValueError) as exc:
             log.problems.append(f"could not write the baseline {settings.save_baseline}: {exc}")
 
+
+
+def _error_line(report: pytest.TestReport) -> str:
+    lines = [line for line in report.longreprtext.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("E ")]
+    return (errors[0][1:].strip() if errors else lines[-1].strip() if lines else report.outcome)[:300]
+
+
+COUNTED = {"passed": "ran", CACHED: "cached", "failed": "failed", "error": "error", "skipped": "skipped", "crashed": "crashed"}
+
+
+def run_summary(session: MementoSession, *, command: str, duration: float, exitstatus: int) -> dict[str, Any]:
+    """The JSON-safe summary handed to ``pytest_memento_run_finished`` and
+    the built-in notifiers."""
+    rows = list(session.log.rows.values())
+    counts = dict.fromkeys(COUNTED.values(), 0)
+    for row in rows:
+        name = COUNTED.get(row.get("outcome", ""), str(row.get("outcome", "")))
+        counts[name] = counts.get(name, 0) + 1
+    failures = [
+        {
+            "experiment": row.get("experiment", row.get("nodeid", "")),
+            "id": row.get("test_id", ""),
+            "config": row.get("config", {}),
+            "error": row.get("error", ""),
+        }
+        for row in rows
+        if row.get("outcome") in ("failed", "error", "crashed")
+    ]
+    return {
+        "session": command,
+        "duration": round(duration, 3),
+        "exitstatus": int(exitstatus),
+        "counts": counts,
+        "failures": failures,
+        "best": best_configurations(rows),
+    }
+
+
+def best_configurations(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per experiment and metric, the configuration with the best value
+    (lowest for ``goals`` "min", highest otherwise) among ran and cached."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda row: str(row.get("test_id", ""))):
+        if row.get("outcome") not in ("passed", CACHED):
+            continue
+        goals = row.get("goals") or {}
+        for metric, value in (row.get("metrics") or {}).items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+                continue
+            goal = goals.get(metric, "max")
+            slot = (row["experiment"], metric)
+            current = best.get(slot)
+            if current is None or (value < current["value"] if goal == "min" else value > current["value"]):
+                best[slot] = {"experiment": row["experiment"], "metric": metric, "goal": goal, "value": value, "id": row.get("test_id", ""), "config": row.get("config", {})}
+    return [best[slot] for slot in sorted(best)]
+
+
+def finish(config: pytest.Config, exitstatus: int) -> None:
+    """Controller only: the hook, then the built-in notifiers (whose
+    failures are warnings, never a failed run)."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None or hasattr(config, "workerinput") or not session.log.rows:
+        return
+    import os
+    import time
+
+    from .notify import notify_all
+
+    command = "pytest " + " ".join(config.invocation_params.args)
+    summary = run_summary(session, command=command, duration=time.time() - session.started, exitstatus=exitstatus)
+    config.hook.pytest_memento_run_finished(summary=summary)
+    targets = session.notifiers
+    if targets.webhook or targets.email:
+        session.log.problems.extend(notify_all(summary, webhook_url=targets.webhook, email=targets.email, env=os.environ))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from .baseline import Baseline, BaselineError
 from .fingerprint import Fingerprint, FingerprintCache
 from .hashing import jsonable
 from .matrix import Case
+from .notify import EmailSettings
 from .provenance import environment, packages_of
 from .report import check_export_path
 from .signing import Signer
@@ -176,6 +178,12 @@ def resolve_report_settings(
 
 
 @dataclass(frozen=True)
+class Notifiers:
+    webhook: str | None = None
+    email: EmailSettings | None = None
+
+
+@dataclass(frozen=True)
 class Decision:
     """What to do with one configuration, and why."""
 
@@ -290,6 +298,9 @@ class MementoSession:
         self.report = ReportSettings()
         #: (K, N) from --memento-shard, or None.
         self.shard: tuple[int, int] | None = None
+        #: Where the end-of-run summary is sent (webhook URL, e-mail settings).
+        self.notifiers = Notifiers()
+        self.started = time.time()
         self.log = RunLog()
         #: pytest's own runner teardown, looked up once (see runner).
         self.builtin_teardown: Callable[..., Any] | None = None
