@@ -65,7 +65,8 @@ def test_hook_and_webhook_get_the_summary(pytester: pytest.Pytester, run, receiv
     assert failure["config"] == {"x": 3}
     assert "three is unlucky" in failure["error"]
     best = {entry["metric"]: entry for entry in summary["best"]}
-    assert best["loss"]["id"] == "2" and best["loss"]["goal"] == "min"
+    assert best["loss"]["id"] == "2"
+    assert best["loss"]["goal"] == "min"
     assert best["acc"]["id"] == "2"
     (posted,) = received
     assert posted["summary"]["counts"] == summary["counts"]
