@@ -1,11 +1,11 @@
 """The ``memento`` command: inspect the store without running anything.
 
-    memento list [--experiment TEXT] [--json]
+    memento list [--experiment TEXT] [--where NAME=VALUE] [--stale] [--json]
     memento show KEY [--result]
     memento export PATH... | memento export --format md -
-    memento clear [--experiment TEXT] [--yes]
+    memento clear [--experiment TEXT] [--where NAME=VALUE] [--stale] [--yes]
     memento checkpoints
-    memento gc [--older-than SECONDS] [--dry-run]
+    memento gc [--older-than SECONDS] [--stale] [--dry-run]
 
 Only ``show --result`` unpickles anything; listing and exporting read JSON.
 """
@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -60,13 +61,52 @@ def _open(args: argparse.Namespace) -> tuple[ResultStore, list[str]]:
     return ResultStore(find_store(args.dir), on_problem=problems.append, signer=signer), problems
 
 
-def _selected(store: ResultStore, experiment: str | None) -> list[tuple[Entry, dict[str, Any]]]:
+def _conditions(pairs: list[str] | None) -> dict[str, str]:
+    conditions = {}
+    for pair in pairs or []:
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            raise CliError(f"--where expects name=value, got {pair!r}")
+        conditions[name] = value
+    return conditions
+
+
+def _matches(config: Any, conditions: dict[str, str]) -> bool:
+    if not isinstance(config, dict):
+        return not conditions
+    return all(name in config and _text(config[name]) == value for name, value in conditions.items())
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _selected(store: ResultStore, experiment: str | None, where: list[str] | None = None, stale: bool = False) -> list[tuple[Entry, dict[str, Any]]]:
+    conditions = _conditions(where)
     chosen = []
     for entry in store.iter_entries():
         meta = store.meta(entry)
-        if experiment is None or experiment in str(meta.get("experiment", "")):
-            chosen.append((entry, meta))
+        name = str(meta.get("experiment", ""))
+        if experiment is not None and experiment not in name:
+            continue
+        if not _matches(meta.get("config"), conditions):
+            continue
+        if stale and not store.is_stale(entry, name):
+            continue
+        chosen.append((entry, meta))
     return chosen
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit} ago"
+    return f"{max(seconds, 0):.0f}s ago"
+
+
+def _status(store: ResultStore, entry: Entry, experiment: str) -> str:
+    stale = store.is_stale(entry, experiment)
+    return "stale" if stale else "current" if stale is False else "unknown"
 
 
 def _format_metrics(metrics: dict[str, Any]) -> str:
@@ -75,13 +115,20 @@ def _format_metrics(metrics: dict[str, Any]) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     store, problems = _open(args)
-    chosen = _selected(store, args.experiment)
+    chosen = _selected(store, args.experiment, args.where, args.stale)
+    now = time.time()
     if args.json:
-        print(json.dumps([meta for _, meta in chosen], indent=1, default=str))
+        records = []
+        for entry, meta in chosen:
+            meta["status"] = _status(store, entry, str(meta.get("experiment", "")))
+            records.append(meta)
+        print(json.dumps(records, indent=1, default=str))
     else:
         for entry, meta in chosen:
-            label = f"{meta.get('experiment', '?')}[{meta.get('test_id', '')}]"
-            print(f"{entry.key[:12]}  {label}  {entry.duration:.2f}s  {_format_metrics(dict(entry.metrics))}")
+            experiment = str(meta.get("experiment", "?"))
+            label = f"{experiment}[{meta.get('test_id', '')}]"
+            status = _status(store, entry, experiment)
+            print(f"{entry.key[:12]}  {label}  {status}  {_age(now - entry.time)}  {entry.duration:.2f}s  {_format_metrics(dict(entry.metrics))}")
         print(f"{len(chosen)} result(s) in {store.root}")
     _problems(problems)
     return 0
@@ -130,16 +177,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_clear(args: argparse.Namespace) -> int:
     store, problems = _open(args)
-    if args.experiment is None:
+    if args.experiment is None and not args.where and not args.stale:
         if not args.yes:
             raise CliError(f"this removes every result in {store.root}; add --yes")
         print(f"removed {store.clear()} result(s)")
     else:
-        chosen = _selected(store, args.experiment)
+        chosen = _selected(store, args.experiment, args.where, args.stale)
         for entry, _ in chosen:
             store.remove(entry.key)
         store.close()
-        print(f"removed {len(chosen)} result(s) of experiments matching {args.experiment!r}")
+        print(f"removed {len(chosen)} result(s)")
     _problems(problems)
     return 0
 
@@ -157,10 +204,26 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     store, problems = _open(args)
+    forgotten = 0
+    if args.stale:
+        for entry, _ in _selected(store, None, None, stale=True):
+            forgotten += 1
+            if not args.dry_run:
+                store.remove(entry.key)
+        store.close()
     removed = store.compact(older_than=args.older_than, dry_run=args.dry_run)
+    cutoff = time.time() - args.older_than
+    for info in iter_checkpoints(store.root):
+        # Orphans: their configuration has a result now, or nothing saved them for long.
+        if store.get(info.key) is not None or info.saved < cutoff:
+            removed.append(info.path)
+            if not args.dry_run:
+                info.path.unlink(missing_ok=True)
     verb = "would remove" if args.dry_run else "removed"
     for path in removed:
         print(f"{verb} {path}")
+    if args.stale:
+        print(f"{'would forget' if args.dry_run else 'forgot'} {forgotten} stale result(s)")
     print(f"{verb} {len(removed)} file(s); {len(store)} result(s) kept")
     _problems(problems)
     return 0
@@ -175,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list stored results")
     listing.add_argument("--experiment", help="only experiments whose id contains this text")
     listing.add_argument("--json", action="store_true", help="print the metadata as JSON")
+    listing.add_argument("--where", action="append", metavar="NAME=VALUE", help="only configurations with this value (repeatable)")
+    listing.add_argument("--stale", action="store_true", help="only results whose experiment's code has changed since")
     listing.set_defaults(run=cmd_list)
 
     show = commands.add_parser("show", help="show one stored result's metadata")
@@ -190,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     clear = commands.add_parser("clear", help="remove stored results")
     clear.add_argument("--experiment", help="only experiments whose id contains this text")
+    clear.add_argument("--where", action="append", metavar="NAME=VALUE", help="only configurations with this value (repeatable)")
+    clear.add_argument("--stale", action="store_true", help="only results whose experiment's code has changed since")
     clear.add_argument("--yes", action="store_true", help="confirm removing everything")
     clear.set_defaults(run=cmd_clear)
 
@@ -197,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     checkpoints.set_defaults(run=cmd_checkpoints)
 
     gc = commands.add_parser("gc", help="compact segments, remove unreferenced payloads and temp files")
-    gc.add_argument("--older-than", type=float, default=3600.0, metavar="SECONDS", help="leave files younger than this (default 3600)")
+    gc.add_argument("--older-than", type=float, default=86400.0, metavar="SECONDS", help="leave files younger than this (default a day)")
+    gc.add_argument("--stale", action="store_true", help="also forget results whose experiment's code has changed since")
     gc.add_argument("--dry-run", action="store_true")
     gc.set_defaults(run=cmd_gc)
     return parser

@@ -87,7 +87,7 @@ def protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
         )
         return None
     session = item.config.stash[SESSION_KEY]
-    decision = session.decide(case, item.nodeid, session.fingerprint(item.function))  # type: ignore[attr-defined]
+    decision = session.decide(case, item.nodeid, session.fingerprint(item.function, case.experiment))  # type: ignore[attr-defined]
     item.stash[DECISION_KEY] = decision
     if decision.action == RUN or _may_skip(item):
         return None

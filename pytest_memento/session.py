@@ -321,10 +321,12 @@ class MementoSession:
             relative = Path(os.path.relpath(module_path, self.rootdir))
         return f"{relative.as_posix()}::{qualname}"
 
-    def fingerprint(self, func: Callable[..., Any]) -> Fingerprint:
+    def fingerprint(self, func: Callable[..., Any], experiment: str | None = None) -> Fingerprint:
         found = self._by_function.get(func)
         if found is None:
             found = self._by_function[func] = self.fingerprints.of(func)
+            if experiment is not None:
+                self.store.note_current(experiment, found.value)
         return found
 
     def packages(self, module: Any) -> dict[str, str]:

@@ -148,6 +148,8 @@ class _Scan:
         self.entries: dict[str, Entry] = {}
         self.deleted: dict[str, float] = {}
         self.bad: dict[str, str] = {}
+        #: Experiment -> (fingerprint, time) of the newest run that collected it.
+        self.current: dict[str, tuple[str, float]] = {}
         #: Fingerprint -> what it is made of (parts, packages), from "code" records.
         self.code: dict[str, dict[str, Any]] = {}
         #: Newest entry per config_hash: the same configuration at any version.
@@ -195,7 +197,7 @@ class ResultStore:
         self._handle: BinaryIO | None = None
         self._pid = os.getpid()
         self._env: Mapping[str, Any] = {}
-        self._pending: list[tuple[Entry, bytes]] = []
+        self._pending: list[tuple[Entry | None, bytes]] = []
         self._pending_keys: set[str] = set()
         self._pending_since = 0.0
         #: Fingerprints whose "code" record this process already wrote.
@@ -274,6 +276,13 @@ class ResultStore:
                 if isinstance(head.get("f"), str) and isinstance(head.get("about"), dict):
                     scan.code[head["f"]] = head["about"]
                 continue
+            if op == "current":
+                # The code an experiment had when a run last collected it.
+                experiment, when = head.get("e"), _number(head.get("t"))
+                fresh = isinstance(experiment, str) and when >= scan.current.get(experiment, ("", -1.0))[1]
+                if fresh and isinstance(head.get("f"), str):
+                    scan.current[str(experiment)] = (head["f"], when)
+                continue
             key = head.get("k")
             if not isinstance(key, str) or not valid_key(key):
                 return f"record at byte {start} has no valid key"
@@ -328,6 +337,23 @@ class ResultStore:
         if key in self._pending_keys:
             self.flush()
         return self._index().entries.get(key)
+
+    def note_current(self, experiment: str, fingerprint: str) -> None:
+        """Record the code ``experiment`` has now (so listing tells stale
+        results apart without importing anything). Written with the next batch."""
+        now = time.time()
+        line = json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": now}, separators=_COMPACT).encode() + b"\n"
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.append((None, line))
+        if self._scan is not None:
+            self._scan.current[experiment] = (fingerprint, now)
+
+    def is_stale(self, entry: Entry, experiment: str) -> bool | None:
+        """Whether the newest run that collected ``experiment`` had other
+        code than ``entry`` (None: no run recorded its code yet)."""
+        current = self._index().current.get(experiment)
+        return None if current is None else current[0] != entry.fingerprint
 
     def code_of(self, fingerprint: Any) -> Mapping[str, Any]:
         """What a fingerprint is made of (``fingerprint_parts``, ``packages``)."""
@@ -544,6 +570,9 @@ class ResultStore:
         self._pending_keys = set()
         segment, offset = self._append(b"".join(record for _, record in pending))
         for entry, record in pending:
+            if entry is None:  # a record that is not a result
+                offset += len(record)
+                continue
             entry.segment = segment
             entry.meta_offset += offset
             entry.payload_offset += offset
@@ -573,7 +602,7 @@ class ResultStore:
         self._segment = None
         return count
 
-    def compact(self, *, older_than: float = 3600.0, dry_run: bool = False) -> list[Path]:
+    def compact(self, *, older_than: float = 86400.0, dry_run: bool = False) -> list[Path]:
         """Merge segments no writer touched for ``older_than`` seconds into
         one, keeping only live entries; remove unreferenced blobs and temp
         files of killed writers. Returns the files removed (or that would be).
@@ -591,7 +620,7 @@ class ResultStore:
         if len(idle) > 1 or records > len(live):
             doomed.extend(idle)
             if not dry_run:
-                self._write_compacted(live, scan.deleted, scan.code)
+                self._write_compacted(live, scan.deleted, scan.code, scan.current)
         referenced = {entry.blob for entry in scan.entries.values() if entry.blob}
         if self.blobs.is_dir():
             for path in self.blobs.rglob("*"):
@@ -611,7 +640,9 @@ class ResultStore:
             self.refresh()
         return sorted(set(doomed))
 
-    def _write_compacted(self, live: list[Entry], deleted: Mapping[str, float], code: Mapping[str, Any]) -> None:
+    def _write_compacted(
+        self, live: list[Entry], deleted: Mapping[str, float], code: Mapping[str, Any], current: Mapping[str, tuple[str, float]]
+    ) -> None:
         # Deletions are kept (they are one short line each): a put of the
         # same key may sit in a segment that was not compacted.
         live_keys = {entry.key for entry in live}
@@ -624,6 +655,10 @@ class ResultStore:
         chunks += [
             json.dumps({"op": "code", "f": fingerprint, "about": code[fingerprint]}, separators=_COMPACT).encode() + b"\n"
             for fingerprint in fingerprints
+        ]
+        chunks += [
+            json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": when}, separators=_COMPACT).encode() + b"\n"
+            for experiment, (fingerprint, when) in sorted(current.items())
         ]
         if not live and not chunks:
             return

@@ -126,3 +126,29 @@ def test_gc_compacts_without_losing_results(project: Path, run_plain) -> None:
     assert all("test_grid.py::alpha" in r["fingerprint_parts"] or "test_grid.py::beta" in r["fingerprint_parts"] for r in records)
     young = memento_cli(project, "gc")
     assert "removed 0 file(s)" in young.stdout
+
+
+def test_where_stale_and_gc_of_stale_results_and_orphaned_checkpoints(project: Path, run_plain) -> None:
+    listed = memento_cli(project, "list", "--where", "model=b", "--where", "seed=1")
+    assert "test_grid.py::alpha[b-1]  current" in listed.stdout
+    assert "1 result(s)" in listed.stdout
+    assert memento_cli(project, "list", "--where", "nonsense").returncode == 2
+    # Change alpha's code and run only part of it: the rest is stale now.
+    source = (project / "test_grid.py").read_text().replace("config.seed + (10", "config.seed + (20")
+    (project / "test_grid.py").write_text(source)
+    run_plain("-k", "alpha and a-0")
+    stale = memento_cli(project, "list", "--stale").stdout
+    assert stale.count("  stale  ") == 3
+    assert "beta" not in stale
+    records = {r["test_id"]: r["status"] for r in json.loads(memento_cli(project, "list", "--json", "--experiment", "alpha").stdout)}
+    assert records == {"a-0": "current", "a-1": "stale", "b-0": "stale", "b-1": "stale"}
+    # An orphaned checkpoint: its configuration has a result already.
+    from pytest_memento.checkpoint import Checkpoint, checkpoint_path
+
+    key = json.loads(memento_cli(project, "list", "--json", "--experiment", "beta").stdout)[0]["key"]
+    Checkpoint(checkpoint_path(project / ".memento", key), key=key).save({"step": 1})
+    done = memento_cli(project, "gc", "--stale", "--older-than", "0")
+    assert "forgot 3 stale result(s)" in done.stdout
+    assert key in done.stdout  # the checkpoint file was removed
+    assert "2 result(s)" in memento_cli(project, "list").stdout
+    assert "0 checkpoint(s)" in memento_cli(project, "checkpoints").stdout
