@@ -210,15 +210,14 @@ def format_table(records: Iterable[Mapping[str, Any]], *, width: int = 100, mode
         metrics = list(dict.fromkeys(name for r in group for name in (r.get("metrics") or {})))
         goals = next((r.get("goals") for r in group if r.get("goals")), None) or {}
         if mode == "summary" or (mode == "auto" and len(group) > max_rows):
-            cells = []
             for metric in metrics:
                 found = _best(group, metric, goals.get(metric))
-                if found is not None:
-                    best, worst, mean, where = found
-                    cells.append([metric, goals.get(metric, "-"), _short(best), _short(worst), _short(mean), where])
-            if cells:
-                table, _ = _aligned(["metric", "goal", "best", "worst", "mean", "best configuration"], cells, width)
-                lines += ["  " + line for line in table]
+                if found is None:
+                    continue
+                best, worst, mean, where = found
+                direction = {"max": "max is best", "min": "min is best"}.get(goals.get(metric, ""), "no goal: highest")
+                lines.append(f"  {metric} ({direction}): best {_short(best)}, worst {_short(worst)}, mean {_short(mean)}")
+                lines.append(f"    best: {where}" if len(where) + 10 <= width else f"    best: {where[: width - 11]}…")
             if export_hint:
                 lines.append(f"  every configuration: {export_hint}")
             continue

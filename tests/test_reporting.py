@@ -44,9 +44,11 @@ def test_table_lists_small_grids_and_summarises_large_ones(pytester: pytest.Pyte
     result.stdout.fnmatch_lines(
         [
             "test_grid.py::trainer: 4 configurations (4 cached)",
-            "  metric  goal  best  worst  mean  best configuration",
-            "  acc     max   0.6   0.5    0.55  a-1",
-            "  loss    min   0.9   1      0.95  a-1",
+            "  acc (max is best): best 0.6, worst 0.5, mean 0.55",
+            "    best: a-1",
+            "  loss (min is best): best 0.9, worst 1, mean 0.95",
+            "    best: a-1",
+            "  steps (no goal: highest): best 10, worst 10, mean 10",
             "*every configuration: write them all with --memento-export results.csv",
         ]
     )
