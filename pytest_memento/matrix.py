@@ -27,6 +27,7 @@ __all__ = [
     "MatrixError",
     "MatrixSpec",
     "argnames_for",
+    "display_label",
     "expand",
     "matrix",
     "specs_of",
@@ -295,6 +296,13 @@ def _auto_id(value: Any, name: str, index: int) -> str:
     if hasattr(value, "get_params") and not isinstance(value, type):
         return type(value).__name__
     return f"{name}{index}"
+
+
+def display_label(value: Any) -> str | None:
+    """The short name a value has in ids (``SVC``, ``load_iris``, ``0.1``),
+    or None when it has none of its own."""
+    label = _auto_id(value, "\0", 0)
+    return None if label.startswith("\0") else label
 
 
 class _Expander:

@@ -222,17 +222,18 @@ def format_table(records: Iterable[Mapping[str, Any]], *, width: int = 100, mode
                 lines.append(f"  every configuration: {export_hint}")
             continue
         parameters = list(dict.fromkeys(name for r in group for name in r.get("parameters", [])))
-        header = ["status", *parameters, "duration", *metrics]
+        # Metrics matter most: when the terminal is narrow, parameters go first.
+        header = ["status", *metrics, *parameters, "duration"] if len(metrics) else ["status", *parameters, "duration"]
         cells = []
         for record in group:
-            config, values = record.get("config") or {}, record.get("metrics") or {}
+            config, values = {**(record.get("config") or {}), **(record.get("labels") or {})}, record.get("metrics") or {}
             status = STATUS.get(record.get("outcome", ""), str(record.get("outcome", "")))
             duration = record.get("duration")
             cells.append(
                 [status]
+                + [_short(values.get(name, "")) for name in metrics]
                 + [_short(config.get(name, "")) for name in parameters]
                 + [f"{duration:.2f}s" if isinstance(duration, (int, float)) else ""]
-                + [_short(values.get(name, "")) for name in metrics]
             )
         table, hidden = _aligned(header, cells, width - 2)
         lines += ["  " + line for line in table]

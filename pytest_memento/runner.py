@@ -39,7 +39,7 @@ from .keys import (
     SIGTERM_KEY,
     STARTED_KEY,
 )
-from .matrix import Case
+from .matrix import Case, display_label
 from .provenance import seed_everything, seed_for
 from .session import CACHED, NOT_CACHED, RUN, Decision, MementoSession, build_record, metrics_of
 
@@ -238,6 +238,7 @@ def _info(item: pytest.Item, case: Case, decision: Decision, duration: float) ->
         "test_id": case.id,
         "config": config_json,
         "parameters": list(case.params),
+        "labels": _labels(item, case),
         "metrics": metrics,
         "cached": decision.action == CACHED,
         "reason": decision.reason,
@@ -246,6 +247,17 @@ def _info(item: pytest.Item, case: Case, decision: Decision, duration: float) ->
         **({"goals": dict(case.goals)} if case.goals else {}),
         **_checkpoint_info(item),
     }
+
+
+def _labels(item: pytest.Item, case: Case) -> dict[str, str]:
+    """Short names of parameter values (``SVC`` rather than
+    ``sklearn.svm._classes.SVC``), for tables."""
+    labels = {}
+    for name, value in case.params.items():
+        label = display_label(value)
+        if label is not None:
+            labels[name] = label
+    return labels
 
 
 def _checkpoint_info(item: pytest.Item) -> dict[str, Any]:

@@ -35,8 +35,8 @@ def test_table_lists_small_grids_and_summarises_large_ones(pytester: pytest.Pyte
         [
             "*- memento -*",
             "test_grid.py::trainer: 4 configurations (4 ran)",
-            "  status  model  seed  duration  acc*loss*steps",
-            "  ran     a      0     *0.5*1*10",
+            "  status  acc  loss  steps  model  seed  duration",
+            "  ran     0.5  1     10     a      0     *s",
         ]
     )
     pytester.makeini("[pytest]\nmemento_table = summary\n")
@@ -53,7 +53,7 @@ def test_table_lists_small_grids_and_summarises_large_ones(pytester: pytest.Pyte
         ]
     )
     pytester.makeini("[pytest]\nmemento_table = off\n")
-    assert "status  model" not in run().stdout.str()
+    assert "status  acc" not in run().stdout.str()
     quiet = run("-qq")
     assert "memento" not in quiet.stdout.str()
 
