@@ -5,6 +5,7 @@
     memento export PATH... | memento export --format md -
     memento clear [--experiment TEXT] [--where NAME=VALUE] [--stale] [--yes]
     memento checkpoints
+    memento slurm --tasks N [--time T] experiments/ [-- PYTEST_ARGS]
     memento gc [--older-than SECONDS] [--stale] [--dry-run]
 
 Only ``show --result`` unpickles anything; listing and exporting read JSON.
@@ -25,7 +26,7 @@ from . import __version__
 from .checkpoint import iter_checkpoints
 from .report import EXPORT_FORMATS, render, rows_from_store, write_export
 from .signing import signer_from
-from .store import Entry, ResultStore
+from .store import Entry, ResultStore, ensure_store_dir
 
 
 class CliError(Exception):
@@ -202,6 +203,39 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_slurm(args: argparse.Namespace) -> int:
+    from .slurm import ArrayJob, SlurmError, submit, wait
+
+    store = Path(args.dir) if args.dir else Path(os.environ.get("MEMENTO_DIR") or ".memento")
+    store = store.resolve()
+    ensure_store_dir(store)
+    job = ArrayJob(
+        pytest_args=tuple(args.pytest_args),
+        store=store,
+        tasks=args.tasks,
+        workdir=Path.cwd(),
+        time_limit=args.time,
+        partition=args.partition,
+        grace=args.grace,
+        extra_sbatch=tuple(args.sbatch or ()),
+    )
+    if args.script_only:
+        sys.stdout.write(job.script())
+        return 0
+    try:
+        job_id = submit(job)
+        print(f"submitted job array {job_id} ({args.tasks} tasks); logs in {store / 'slurm'}", file=sys.stderr)
+        if args.no_wait:
+            print(job_id)
+            return 0
+        wait(job_id, timeout=args.timeout)
+    except SlurmError as exc:
+        raise CliError(str(exc)) from None
+    rows = rows_from_store(ResultStore(store), None)
+    sys.stdout.write(render(rows, ".md"))
+    return 0
+
+
 def cmd_gc(args: argparse.Namespace) -> int:
     store, problems = _open(args)
     forgotten = 0
@@ -262,6 +296,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     checkpoints = commands.add_parser("checkpoints", help="list checkpoints left by interrupted or failed configurations")
     checkpoints.set_defaults(run=cmd_checkpoints)
+
+    slurm = commands.add_parser("slurm", help="run a grid as a Slurm job array on one shared store, wait, print the table")
+    slurm.add_argument("--tasks", type=int, required=True, help="array size: the grid is split into this many shards")
+    slurm.add_argument("--time", help="time limit per task (sbatch --time)")
+    slurm.add_argument("--partition", help="sbatch --partition")
+    slurm.add_argument("--grace", type=int, default=120, metavar="SECONDS", help="SIGTERM this long before the time limit (default 120)")
+    slurm.add_argument("--sbatch", action="append", metavar="OPTION", help="another sbatch option, e.g. --sbatch=--mem=8G (repeatable)")
+    slurm.add_argument("--script-only", action="store_true", help="print the sbatch script instead of submitting it")
+    slurm.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
+    slurm.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up waiting after this long")
+    slurm.add_argument("pytest_args", nargs="+", metavar="PYTEST_ARG", help="what to run, e.g. experiments/ (put -- before options for pytest)")
+    slurm.set_defaults(run=cmd_slurm)
 
     gc = commands.add_parser("gc", help="compact segments, remove unreferenced payloads and temp files")
     gc.add_argument("--older-than", type=float, default=86400.0, metavar="SECONDS", help="leave files younger than this (default a day)")
