@@ -9,6 +9,7 @@ packages), the test is skipped and says why.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -131,10 +132,8 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         for name in ("slurmd.pid", "slurmctld.pid"):
             pid_file = base / name
             if pid_file.exists():
-                try:
+                with contextlib.suppress(ValueError, ProcessLookupError):
                     os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-                except (ValueError, ProcessLookupError):
-                    pass
 
 
 GRID = """
