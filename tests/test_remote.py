@@ -60,6 +60,17 @@ def socket_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         server.wait()
 
 
+def run_remote(pytester: pytest.Pytester, spec: str) -> pytest.RunResult:
+    """The grid on one worker reached through ``spec``, the project rsynced."""
+    return pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider",
+        "-W", "ignore::DeprecationWarning",  # xdist deprecates --rsyncdir
+        "--dist", "load", "--tx", spec, "--rsyncdir", str(pytester.path),
+        str(pytester.path / "test_grid.py"),
+        timeout=120,
+    )  # fmt: skip
+
+
 def test_remote_worker_finds_what_a_local_run_stored(
     pytester: pytest.Pytester, socket_server: tuple[str, Path]
 ) -> None:
@@ -67,20 +78,7 @@ def test_remote_worker_finds_what_a_local_run_stored(
     pytester.makeini("[pytest]\n")  # rootdir is the project on both sides
     pytester.makepyfile(test_grid=GRID)
     assert outcomes(pytester.runpytest_subprocess("-p", "no:xdist")) == {"passed": 3}
-    result = pytester.runpytest_subprocess(
-        "-p",
-        "no:cacheprovider",
-        "-W",
-        "ignore::DeprecationWarning",  # xdist deprecates --rsyncdir
-        "--dist",
-        "load",
-        "--tx",
-        spec,
-        "--rsyncdir",
-        str(pytester.path),
-        str(pytester.path / "test_grid.py"),
-        timeout=120,
-    )
+    result = run_remote(pytester, spec)
     assert outcomes(result) == {"cached": 3}, result.stdout.str()
     # The worker really ran elsewhere: the project was copied there.
     assert (workdir / pytester.path.name / "test_grid.py").exists()
@@ -92,19 +90,6 @@ def test_results_of_a_remote_worker_are_cached_locally(
     spec, _ = socket_server
     pytester.makeini("[pytest]\n")
     pytester.makepyfile(test_grid=GRID)
-    remote = pytester.runpytest_subprocess(
-        "-p",
-        "no:cacheprovider",
-        "-W",
-        "ignore::DeprecationWarning",
-        "--dist",
-        "load",
-        "--tx",
-        spec,
-        "--rsyncdir",
-        str(pytester.path),
-        str(pytester.path / "test_grid.py"),
-        timeout=120,
-    )
+    remote = run_remote(pytester, spec)
     assert outcomes(remote) == {"passed": 3}, remote.stdout.str()
     assert outcomes(pytester.runpytest_subprocess("-p", "no:xdist")) == {"cached": 3}

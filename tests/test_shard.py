@@ -120,3 +120,17 @@ def test_bad_shard_is_a_usage_error(pytester: pytest.Pytester, run_plain) -> Non
     result = run_plain("--memento-shard", "5/4")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--memento-shard: the shard index must be between 1 and 4 (got '5/4')*"])
+
+
+def test_adding_a_configuration_reruns_only_it(pytester: pytest.Pytester, run_plain) -> None:
+    # Shards are recomputed from the new grid, but the store is the record of
+    # what is done: across all shards only the new configuration runs.
+    pytester.makepyfile(test_grid=GRID)
+    for k in (1, 2, 3):
+        run_plain("--memento-shard", f"{k}/3")
+    pytester.makepyfile(test_grid=GRID.replace("range(7)", "range(8)"))
+    ran = 0
+    for k in (1, 2, 3):
+        ran += outcomes(run_plain("--memento-shard", f"{k}/3")).get("passed", 0)
+    # 2 new configurations (x=7 with y a and b) and the plain test (never cached), once each.
+    assert ran == 3
