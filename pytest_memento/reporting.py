@@ -63,8 +63,11 @@ def terminal_summary(reporter: pytest.TerminalReporter, session: MementoSession)
         reporter.write_line(line)
     for line in log.outputs:
         reporter.write_line(line)
-    for problem in log.problems:
+    shown = log.problems if reporter.verbosity > 0 else log.problems[:MAX_WARNINGS]
+    for problem in shown:
         reporter.write_line(f"warning: {problem}", yellow=True)
+    if len(shown) < len(log.problems):
+        reporter.write_line(f"warning: ... and {len(log.problems) - len(shown)} more (-v shows them all)", yellow=True)
 
 
 def baseline_summary(session: MementoSession) -> list[str]:
@@ -119,6 +122,9 @@ def _error_line(report: pytest.TestReport) -> str:
     errors = [line for line in lines if line.startswith("E ")]
     return (errors[0][1:].strip() if errors else lines[-1].strip() if lines else report.outcome)[:300]
 
+
+#: Warnings listed at the end of a run without -v.
+MAX_WARNINGS = 20
 
 COUNTED = {"passed": "ran", CACHED: "cached", "failed": "failed", "error": "error", "skipped": "skipped", "crashed": "crashed"}
 
