@@ -38,10 +38,10 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .segments import COMPACT, Entry, Scan, mtime, number, raw_record, read_segment, signed_parts, valid_key
 from .signing import Signer
 
 __all__ = [
@@ -59,8 +59,6 @@ __all__ = [
 FORMAT = "pytest-memento/1"
 #: Payloads larger than this go to their own blob file, not into a segment.
 INLINE_LIMIT = 1 << 20
-_KEY = re.compile(r"[0-9a-f]{64}")
-_BLOB = re.compile(r"([0-9a-f]{64})\.[0-9a-f]{16}\.pkl")
 _TMP_SUFFIX = ".tmp"
 _SEGMENT_SUFFIX = ".seg"
 _COMPACT = (",", ":")
@@ -80,11 +78,6 @@ README = (
 
 class StoreError(Exception):
     """The store directory cannot be used (it is a file, unwritable, ...)."""
-
-
-def valid_key(key: str) -> bool:
-    """Whether ``key`` is a config key (and so safe to use in a path)."""
-    return bool(_KEY.fullmatch(key))
 
 
 def atomic_write(path: Path, data: bytes | memoryview) -> None:
@@ -116,67 +109,6 @@ def ensure_store_dir(root: Path) -> None:
         raise StoreError(f"the store at {root} is not writable")
 
 
-@dataclass
-class Entry:
-    """Where one stored result lives, with what listing needs in memory.
-
-    The full metadata stays on disk until :meth:`ResultStore.meta` reads it.
-    """
-
-    key: str
-    time: float
-    metrics: Mapping[str, Any]
-    duration: float
-    fingerprint: Any
-    segment: Path
-    meta_offset: int
-    payload_offset: int
-    size: int
-    sha256: str
-    blob: str | None
-    env: Mapping[str, Any]
-    #: Hash of experiment and config without the version (see hashing.config_hash).
-    config_hash: str | None = None
-    version: Any = None
-    signature: str | None = None
-
-
-class _Scan:
-    """The result of reading every segment once."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, Entry] = {}
-        self.deleted: dict[str, float] = {}
-        self.bad: dict[str, str] = {}
-        #: Experiment -> (fingerprint, time) of the newest run that collected it.
-        self.current: dict[str, tuple[str, float]] = {}
-        #: Fingerprint -> what it is made of (parts, packages), from "code" records.
-        self.code: dict[str, dict[str, Any]] = {}
-        #: Newest entry per config_hash: the same configuration at any version.
-        self.by_config: dict[str, Entry] = {}
-        #: put and del records read per segment (to tell garbage from live).
-        self.records: dict[Path, int] = {}
-
-    def put(self, entry: Entry) -> None:
-        current = self.entries.get(entry.key)
-        if current is not None and current.time > entry.time:
-            return
-        if self.deleted.get(entry.key, -1.0) > entry.time:
-            return
-        self.entries[entry.key] = entry
-        self.bad.pop(entry.key, None)
-        if entry.config_hash:
-            other = self.by_config.get(entry.config_hash)
-            if other is None or other.time <= entry.time:
-                self.by_config[entry.config_hash] = entry
-
-    def delete(self, key: str, when: float) -> None:
-        current = self.entries.get(key)
-        if current is None or current.time <= when:
-            self.entries.pop(key, None)
-        self.deleted[key] = max(when, self.deleted.get(key, when))
-
-
 def _problem_sink(message: str) -> None:
     """Default problem handler: ignore (callers pass their own)."""
 
@@ -192,7 +124,7 @@ class ResultStore:
         self.segments = self.results / "segments"
         self.blobs = self.results / "blobs"
         self.on_problem = on_problem or _problem_sink
-        self._scan: _Scan | None = None
+        self._scan: Scan | None = None
         self._segment: Path | None = None
         self._handle: BinaryIO | None = None
         self._pid = os.getpid()
@@ -220,12 +152,12 @@ class ResultStore:
         """Read every segment again (entries written by others since)."""
         self._scan = None
 
-    def _index(self) -> _Scan:
+    def _index(self) -> Scan:
         if self._scan is None:
             self.flush()
-            scan = _Scan()
+            scan = Scan()
             for path in self._segment_paths():
-                self._read_segment(path, scan)
+                read_segment(path, scan, self.on_problem)
             self._scan = scan
         return self._scan
 
@@ -239,98 +171,6 @@ class ResultStore:
             return []
         return [self.segments / name for name in names]
 
-    def _read_segment(self, path: Path, scan: _Scan) -> None:
-        try:
-            handle = open(path, "rb")  # noqa: SIM115  # closed by the with below
-        except OSError as exc:
-            self.on_problem(f"cannot read {path}: {exc.strerror or exc}; its results are ignored")
-            return
-        with handle:
-            try:
-                problem = self._read_records(path, handle, scan)
-            except (ValueError, OverflowError, RecursionError, OSError) as exc:
-                problem = f"unreadable ({type(exc).__name__}: {exc})"
-        if problem:
-            self.on_problem(f"{path.name}: {problem}; later results in it are ignored (they will run again)")
-
-    def _read_records(self, path: Path, handle: BinaryIO, scan: _Scan) -> str | None:
-        env: Mapping[str, Any] = {}
-        size_of_file = os.fstat(handle.fileno()).st_size
-        while True:
-            start = handle.tell()
-            line = handle.readline()
-            if not line:
-                return None
-            if not line.endswith(b"\n"):
-                return _partial(path, start)
-            try:
-                head = json.loads(line)
-                op = head["op"]
-            except (ValueError, TypeError, KeyError, RecursionError):
-                return f"unreadable record at byte {start}"
-            if op == "env":
-                env = head.get("env") if isinstance(head.get("env"), dict) else {}
-                continue
-            if op == "code":
-                # What a fingerprint is made of, written once per segment.
-                if isinstance(head.get("f"), str) and isinstance(head.get("about"), dict):
-                    scan.code[head["f"]] = head["about"]
-                continue
-            if op == "current":
-                # The code an experiment had when a run last collected it.
-                experiment, when = head.get("e"), _number(head.get("t"))
-                fresh = isinstance(experiment, str) and when >= scan.current.get(experiment, ("", -1.0))[1]
-                if fresh and isinstance(head.get("f"), str):
-                    scan.current[str(experiment)] = (head["f"], when)
-                continue
-            key = head.get("k")
-            if not isinstance(key, str) or not valid_key(key):
-                return f"record at byte {start} has no valid key"
-            if op == "del":
-                scan.delete(key, _number(head.get("t")))
-                continue
-            if op != "put":
-                return f"unknown record {op!r} at byte {start}"
-            meta_offset = handle.tell()
-            meta_line = handle.readline()
-            size = head.get("n")
-            if not meta_line.endswith(b"\n") or not isinstance(size, int) or size < 0:
-                scan.bad[key] = "its record is truncated"
-                return _partial(path, start) if not meta_line.endswith(b"\n") else f"bad record at byte {start}"
-            payload_offset = handle.tell()
-            if size > size_of_file - payload_offset:
-                scan.bad[key] = "its payload is truncated"
-                return _partial(path, start)
-            if size:
-                handle.seek(size, os.SEEK_CUR)
-            if handle.read(1) != b"\n":
-                scan.bad[key] = "its payload is truncated"
-                return _partial(path, start)
-            blob = head.get("b")
-            if blob is not None and not (isinstance(blob, str) and _blob_of(key, blob)):
-                scan.bad[key] = "its record names a foreign payload"
-                continue
-            metrics = head.get("m")
-            scan.records[path] = scan.records.get(path, 0) + 1
-            scan.put(
-                Entry(
-                    key=key,
-                    time=_number(head.get("t")),
-                    metrics=metrics if isinstance(metrics, dict) else {},
-                    duration=_number(head.get("d")),
-                    fingerprint=head.get("f"),
-                    segment=path,
-                    meta_offset=meta_offset,
-                    payload_offset=payload_offset,
-                    size=size,
-                    sha256=str(head.get("h", "")),
-                    blob=blob,
-                    env=env,
-                    config_hash=head.get("c") if isinstance(head.get("c"), str) else None,
-                    version=head.get("v"),
-                    signature=head.get("s") if isinstance(head.get("s"), str) else None,
-                )
-            )
 
     def get(self, key: str) -> Entry | None:
         """The live entry for ``key``, or None."""
@@ -342,7 +182,7 @@ class ResultStore:
         """Record the code ``experiment`` has now (so listing tells stale
         results apart without importing anything). Written with the next batch."""
         now = time.time()
-        line = json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": now}, separators=_COMPACT).encode() + b"\n"
+        line = json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": now}, separators=COMPACT).encode() + b"\n"
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending.append((None, line))
@@ -414,7 +254,7 @@ class ResultStore:
         with the same secret (its key, payload hash, metrics and code)."""
         if self.signer is None:
             return True
-        return self.signer.verify(entry.signature, *_signed_parts(entry.key, entry.sha256, entry.metrics, entry.fingerprint))
+        return self.signer.verify(entry.signature, *signed_parts(entry.key, entry.sha256, entry.metrics, entry.fingerprint))
 
     def payload(self, entry: Entry) -> bytes:
         """The pickled bytes of ``entry``, checked against their signature
@@ -473,7 +313,7 @@ class ResultStore:
             handle = self._handle = open(path, "ab")  # noqa: SIM115
             self._pid = os.getpid()
             if handle.tell() == 0:
-                handle.write(json.dumps({"op": "env", "env": self._env}, separators=_COMPACT).encode() + b"\n")
+                handle.write(json.dumps({"op": "env", "env": self._env}, separators=COMPACT).encode() + b"\n")
         start = handle.tell()
         try:
             handle.write(records)
@@ -532,15 +372,15 @@ class ResultStore:
             inline = b""
         now = time.time()
         metrics = dict(meta.get("metrics") or {})
-        duration = _number(meta.get("duration"))
+        duration = number(meta.get("duration"))
         fingerprint = meta.get("fingerprint")
         config_hash, version = meta.get("config_hash"), meta.get("version")
         head = {"op": "put", "k": key, "t": now, "m": metrics, "d": duration, "f": fingerprint, "n": len(inline), "h": digest, "b": blob, "c": config_hash, "v": version}
         signature = None
         if self.signer is not None:
-            signature = head["s"] = self.signer.sign(*_signed_parts(key, digest, metrics, fingerprint))
-        head_line = json.dumps(head, separators=_COMPACT).encode() + b"\n"
-        meta_line = json.dumps({**meta, "format": FORMAT}, separators=_COMPACT).encode() + b"\n"
+            signature = head["s"] = self.signer.sign(*signed_parts(key, digest, metrics, fingerprint))
+        head_line = json.dumps(head, separators=COMPACT).encode() + b"\n"
+        meta_line = json.dumps({**meta, "format": FORMAT}, separators=COMPACT).encode() + b"\n"
         entry = Entry(
             key, now, metrics, duration, fingerprint, self.segments, len(head_line), len(head_line) + len(meta_line),
             len(inline), digest, blob, self._env, config_hash, version, signature,
@@ -548,7 +388,7 @@ class ResultStore:
         record = head_line + meta_line + inline + b"\n"
         if code and isinstance(fingerprint, str) and fingerprint not in self._code_written:
             # Shared by every result of this code: written once, not per result.
-            code_line = json.dumps({"op": "code", "f": fingerprint, "about": dict(code)}, separators=_COMPACT).encode() + b"\n"
+            code_line = json.dumps({"op": "code", "f": fingerprint, "about": dict(code)}, separators=COMPACT).encode() + b"\n"
             entry.meta_offset += len(code_line)
             entry.payload_offset += len(code_line)
             record = code_line + record
@@ -586,7 +426,7 @@ class ResultStore:
             raise ValueError(f"not a config key: {key!r}")
         had = self.get(key) is not None
         now = time.time()
-        self._append(json.dumps({"op": "del", "k": key, "t": now}, separators=_COMPACT).encode() + b"\n")
+        self._append(json.dumps({"op": "del", "k": key, "t": now}, separators=COMPACT).encode() + b"\n")
         self._index().delete(key, now)
         return had
 
@@ -612,7 +452,7 @@ class ResultStore:
         self.refresh()
         scan = self._index()
         cutoff = time.time() - older_than
-        idle = [path for path in self._segment_paths() if _mtime(path) < cutoff]
+        idle = [path for path in self._segment_paths() if mtime(path) < cutoff]
         idle_set = set(idle)
         live = [entry for entry in scan.entries.values() if entry.segment in idle_set]
         records = sum(scan.records.get(path, 0) for path in idle)
@@ -625,14 +465,14 @@ class ResultStore:
         if self.blobs.is_dir():
             for path in self.blobs.rglob("*"):
                 unused = path.suffix == ".pkl" and path.name not in referenced
-                if path.is_file() and (unused or path.name.endswith(_TMP_SUFFIX)) and _mtime(path) < cutoff:
+                if path.is_file() and (unused or path.name.endswith(_TMP_SUFFIX)) and mtime(path) < cutoff:
                     doomed.append(path)
         if self.segments.is_dir():
-            doomed.extend(p for p in self.segments.iterdir() if p.name.endswith(_TMP_SUFFIX) and _mtime(p) < cutoff)
+            doomed.extend(p for p in self.segments.iterdir() if p.name.endswith(_TMP_SUFFIX) and mtime(p) < cutoff)
         checkpoints = self.root / "checkpoints"
         if checkpoints.is_dir():
             # Temp files of checkpoint saves that a kill interrupted.
-            doomed.extend(p for p in checkpoints.glob("*/*" + _TMP_SUFFIX) if _mtime(p) < cutoff)
+            doomed.extend(p for p in checkpoints.glob("*/*" + _TMP_SUFFIX) if mtime(p) < cutoff)
         if not dry_run:
             for path in doomed:
                 with contextlib.suppress(OSError):
@@ -647,17 +487,17 @@ class ResultStore:
         # same key may sit in a segment that was not compacted.
         live_keys = {entry.key for entry in live}
         chunks = [
-            json.dumps({"op": "del", "k": key, "t": when}, separators=_COMPACT).encode() + b"\n"
+            json.dumps({"op": "del", "k": key, "t": when}, separators=COMPACT).encode() + b"\n"
             for key, when in sorted(deleted.items())
             if key not in live_keys
         ]
         fingerprints = sorted({entry.fingerprint for entry in live if isinstance(entry.fingerprint, str) and entry.fingerprint in code})
         chunks += [
-            json.dumps({"op": "code", "f": fingerprint, "about": code[fingerprint]}, separators=_COMPACT).encode() + b"\n"
+            json.dumps({"op": "code", "f": fingerprint, "about": code[fingerprint]}, separators=COMPACT).encode() + b"\n"
             for fingerprint in fingerprints
         ]
         chunks += [
-            json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": when}, separators=_COMPACT).encode() + b"\n"
+            json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": when}, separators=COMPACT).encode() + b"\n"
             for experiment, (fingerprint, when) in sorted(current.items())
         ]
         if not live and not chunks:
@@ -668,43 +508,9 @@ class ResultStore:
         for entry in sorted(live, key=lambda item: item.key):
             if entry.env is not env:
                 env = entry.env
-                chunks.append(json.dumps({"op": "env", "env": env}, separators=_COMPACT).encode() + b"\n")
-            chunks.append(self._raw_record(entry))
+                chunks.append(json.dumps({"op": "env", "env": env}, separators=COMPACT).encode() + b"\n")
+            chunks.append(raw_record(entry))
         atomic_write(target, b"".join(chunks))
-
-    def _raw_record(self, entry: Entry) -> bytes:
-        with open(entry.segment, "rb") as handle:
-            handle.seek(entry.meta_offset)
-            meta_line = handle.readline()
-            payload = handle.read(entry.size + 1)
-        head = {
-            "op": "put",
-            "k": entry.key,
-            "t": entry.time,
-            "m": dict(entry.metrics),
-            "d": entry.duration,
-            "f": entry.fingerprint,
-            "n": entry.size,
-            "h": entry.sha256,
-            "b": entry.blob,
-            "c": entry.config_hash,
-            "v": entry.version,
-        }
-        if entry.signature is not None:
-            head["s"] = entry.signature
-        return json.dumps(head, separators=_COMPACT).encode() + b"\n" + meta_line + payload
-
-
-def _partial(path: Path, start: int) -> str | None:
-    # A writer still at work may be between the bytes of one write; only a
-    # segment left alone for a while with a partial tail is worth a warning.
-    if time.time() - _mtime(path) < 60:
-        return None
-    return f"partial record at byte {start} (a writer was killed mid-write)"
-
-
-def _signed_parts(key: str, digest: str, metrics: Mapping[str, Any], fingerprint: Any) -> tuple[str, ...]:
-    return (key, digest, json.dumps(dict(metrics), sort_keys=True, separators=_COMPACT), str(fingerprint))
 
 
 def _holds(path: Path, digest: str) -> bool:
@@ -718,19 +524,3 @@ def _holds(path: Path, digest: str) -> bool:
     except OSError:
         return False
     return digest_of.hexdigest() == digest
-
-
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
-
-
-def _blob_of(key: str, name: str) -> bool:
-    match = _BLOB.fullmatch(name)
-    return match is not None and match.group(1) == key
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return float("inf")
