@@ -266,7 +266,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memento", description="Inspect a pytest-memento store without running anything.")
     parser.add_argument("--version", action="version", version=f"pytest-memento {__version__}")
-    parser.add_argument("--dir", help="the store (default: $MEMENTO_DIR, else the nearest .memento upwards)")
+    parser.add_argument("--dir", "--memento-dir", dest="dir", help="the store (default: $MEMENTO_DIR, else the nearest .memento upwards)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     listing = commands.add_parser("list", help="list stored results")
