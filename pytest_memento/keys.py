@@ -42,3 +42,4 @@ REGRESSED_KEY = pytest.StashKey[bool]()
 
 EXPANDED_KEY = pytest.StashKey[dict[Any, tuple[str, list[Case]]]]()
 
+FROZEN_KEY = pytest.StashKey[bool]()

@@ -141,6 +141,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(argnames, values, ids=ids)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Generator[None, object, object]:
+    # Collecting a big grid creates hundreds of thousands of long-lived
+    # objects; the cyclic collector would scan them again and again
+    # (collection grew super-linearly). See runner.quiet_gc.
+    with runner.quiet_gc(session.config):
+        return (yield)
+
+
 def pytest_itemcollected(item: pytest.Item) -> None:
     collect.attach_case(item)
 
@@ -232,6 +241,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    runner.thaw_gc(config)
     runner.close_store(config)
     runner.restore_sigterm(config)
 
