@@ -8,9 +8,12 @@ and a plain Python loop, all on the same work, measured in the same run.
 It creates two virtual environments under ``benchmarks/_work/`` (reused on
 later runs; a marker file records what was installed):
 
-- ``venv-memento``: this checkout (``pip install -e``) and pytest-xdist;
+- ``venv-memento``: this checkout (``pip install -e``), pytest-xdist and scikit-learn;
 - ``venv-memento-ml``: memento-ml 1.2.0 (which needs numpy<2 and joblib<1.6 to
-  import) and joblib for ``joblib.Memory``.
+  import), joblib for ``joblib.Memory`` and scikit-learn.
+
+When requirements are only added, the missing ones are installed into the
+existing venv; any other change rebuilds it.
 
 Workloads (each a whole process per measurement; wall time by the clock,
 peak RSS from ``wait4``, i.e. of the largest single process of the tree):
@@ -20,7 +23,14 @@ peak RSS from ``wait4``, i.e. of the largest single process of the tree):
 3. kill: a 40-configuration grid with a checkpoint after each of 10 steps,
    SIGKILLed (whole process group) after 20 configurations, then rerun; plus a
    one-off probe that kills a single worker process;
-4. scale: ``pytest --collect-only`` time and memory against grid size.
+4. scale: ``pytest --collect-only`` time and memory against grid size;
+5. ml-grid: a real scikit-learn grid (2 classifiers x 2 datasets x 2 seeds, mean
+   3-fold cross-validated accuracy) as a pytest-memento matrix, a memento-ml
+   run and a plain loop: first run, cached rerun, and whether all three give
+   the same accuracies;
+6. checkpoint: save/load of a small dict and of an 8 MB float64 array (and
+   64 MB with ``--full``) with each system's checkpoint API, against a raw
+   ``open().write()`` + ``os.replace`` of the same pickled bytes.
 
 Systems are interleaved within every repetition so machine drift hits all
 alike; tables give the median with min and max. Targets are reported as
@@ -60,10 +70,10 @@ REPO = HERE.parent
 WORK = HERE / "_work"
 LOGS = WORK / "logs"
 VENV_SPECS = {
-    "venv-memento": ["-e", str(REPO), "pytest-xdist"],
-    "venv-memento-ml": ["memento-ml==1.2.0", "numpy<2", "joblib<1.6"],
+    "venv-memento": ["-e", str(REPO), "pytest-xdist", "scikit-learn"],
+    "venv-memento-ml": ["memento-ml==1.2.0", "numpy<2", "joblib<1.6", "scikit-learn"],
 }
-PACKAGES = ["pytest", "pytest-xdist", "pytest-memento", "memento-ml", "joblib", "numpy", "pandas", "cloudpickle"]
+PACKAGES = ["pytest", "pytest-xdist", "pytest-memento", "memento-ml", "joblib", "numpy", "pandas", "cloudpickle", "scikit-learn"]
 PYTEST = ["-m", "pytest", "-q", "-p", "no:randomly"]
 SERIAL, XDIST2 = ["-p", "no:xdist"], ["-n", "2"]
 
@@ -115,7 +125,7 @@ def measure(
     """Run ``command`` in its own process group and measure it. ``expect`` is
     a string its output must contain (checked only if it exited by itself)."""
     LOGS.mkdir(parents=True, exist_ok=True)
-    log = LOGS / (re.sub(r"[^\w.=-]+", "_", label).strip("_") + ".log")
+    log = log_path(label)
     timed_out = False
     with open(log, "wb") as output:
         started = time.perf_counter()
@@ -163,6 +173,18 @@ def measure(
     return sample
 
 
+def log_path(label: str) -> Path:
+    return LOGS / (re.sub(r"[^\w.=-]+", "_", label).strip("_") + ".log")
+
+
+def printed_results(label: str) -> Any:
+    """The JSON a script printed on its ``RESULTS`` line in its last run's log."""
+    for line in log_path(label).read_text(errors="replace").splitlines():
+        if line.startswith("RESULTS "):
+            return json.loads(line[len("RESULTS "):])
+    return None
+
+
 def stats(values: Sequence[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -199,6 +221,14 @@ def ensure_venv(name: str, requirements: list[str], base_python: str) -> str:
     wanted = json.dumps({"python": base_python, "requirements": requirements})
     if marker.exists() and python.exists() and marker.read_text() == wanted:
         return str(python)
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        old = json.loads(marker.read_text()) if marker.exists() and python.exists() else None
+        if old is not None and old["python"] == base_python and set(old["requirements"]) <= set(requirements):
+            extra = [r for r in requirements if r not in old["requirements"]]
+            print(f"extending {venv} ({' '.join(extra)})", flush=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", *extra], check=True)
+            marker.write_text(wanted)
+            return str(python)
     print(f"creating {venv} ({' '.join(requirements)})", flush=True)
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([base_python, "-m", "venv", str(venv)], check=True)
@@ -517,6 +547,110 @@ def run_scale(env: Env, sizes: list[int], repeat: int) -> dict[str, Any]:
     return {name: {size: [asdict(s) for s in runs] for size, runs in by_size.items()} for name, by_size in samples.items()}
 
 
+# --- 5. real ML grid -----------------------------------------------------------------------
+
+ML_SEEDS = 2
+ML_COUNT = 2 * 2 * ML_SEEDS  # classifiers x datasets x seeds
+ML_TOLERANCE = 1e-9
+
+
+def memento_accuracies(env: Env, store: Path) -> dict[str, float]:
+    """Accuracy per configuration, read back with ``python -m pytest_memento list --json``."""
+    listing = subprocess.run([env.memento, "-m", "pytest_memento", "--dir", str(store), "list", "--json"], capture_output=True, text=True, env=clean_env(), check=False)
+    if listing.returncode != 0:
+        return {}
+    return {config_name(record["config"]): float(record["metrics"]["accuracy"]) for record in json.loads(listing.stdout)}
+
+
+def config_name(config: dict[str, Any]) -> str:
+    return f"{config['classifier']}/{config['dataset']}/seed={config['seed']}"
+
+
+def printed_accuracies(label: str) -> dict[str, float]:
+    rows = printed_results(label) or []
+    return {config_name(row): float(row["accuracy"]) for row in rows}
+
+
+def run_ml_grid(env: Env, repeat: int) -> dict[str, Any]:
+    directory = WORK / "ml-grid"
+    files = {"pytest.ini": w.PYTEST_INI, "test_grid.py": w.ML_GRID_MATRIX, "ml.py": w.ML_GRID_MEMENTO_ML, "loop.py": w.ML_GRID_LOOP}
+    write_sources(directory, files, seeds=ML_SEEDS)
+    memento = [env.memento, *PYTEST, "test_grid.py"]
+    n = ML_COUNT
+    systems = [
+        System("pytest-memento (-p no:xdist)", [*memento, *SERIAL, "--memento-dir", "store-serial"], directory, directory / "store-serial", f"{n} passed", f"{n} cached"),
+        System("pytest-memento (-n 2)", [*memento, *XDIST2, "--memento-dir", "store-xdist"], directory, directory / "store-xdist", f"{n} passed", f"{n} cached"),
+        System("memento-ml (num_workers=1)", [env.ml, str(directory / "ml.py"), "1"], directory / "ml-1", directory / "ml-1", f"ran={n}", "ran=0"),
+        System("plain Python loop", [env.memento, "loop.py"], directory, None, f"ran={n}"),
+    ]
+    samples: dict[str, dict[str, list[Sample]]] = {system.name: {"cold": [], "cached": []} for system in systems}
+    accuracies: dict[str, dict[str, dict[str, float]]] = {system.name: {} for system in systems}
+    for rep in range(repeat):
+        print(f"ml-grid: repetition {rep + 1}/{repeat}", flush=True)
+        for system in systems:
+            tag = f"ml-grid-{system.name}"
+            if system.store is not None:
+                reset(system.store)
+            samples[system.name]["cold"].append(measure(f"{tag}-cold", system.command, system.cwd, timeout=300, expect=system.expect_cold))
+            phases = ["cold"]
+            if system.store is not None:
+                samples[system.name]["cached"].append(measure(f"{tag}-cached", system.command, system.cwd, timeout=300, expect=system.expect_cached))
+                phases.append("cached")
+            for phase in phases:  # the results of the last repetition
+                if system.name.startswith("pytest-memento"):
+                    accuracies[system.name][phase] = memento_accuracies(env, system.store or directory)
+                else:
+                    accuracies[system.name][phase] = printed_accuracies(f"{tag}-{phase}")
+    reference = accuracies["plain Python loop"]["cold"]
+    comparison = {}
+    for name, phases in accuracies.items():
+        for phase, values in phases.items():
+            differences = [abs(values[key] - reference[key]) for key in reference if key in values]
+            comparison[f"{name} {phase}"] = {
+                "configurations": len(values),
+                "max_difference": max(differences) if differences else None,
+                "equal": len(reference) == n and set(values) == set(reference) and all(d <= ML_TOLERANCE for d in differences),
+            }
+    return {
+        "configurations": n,
+        "samples": {name: {phase: [asdict(s) for s in runs] for phase, runs in phases.items()} for name, phases in samples.items()},
+        "accuracies": accuracies,
+        "comparison": comparison,
+        "equal": all(entry["equal"] for entry in comparison.values()),
+    }
+
+
+# --- 6. checkpoint cost --------------------------------------------------------------------
+
+
+def run_checkpoint_cost(env: Env, full: bool) -> dict[str, Any]:
+    """One process per system; inside it, the median of CHECKPOINT_REPEAT
+    saves and loads per size, each against a raw write/read of the same
+    pickled bytes in the same process."""
+    directory = WORK / "checkpoint"
+    sizes = {"small dict": 0, "8 MB array": 2**20}
+    if full:
+        sizes["64 MB array"] = 2**23
+    systems = [
+        ("pytest-memento", env.memento, "bench_memento.py"),
+        ("memento-ml", env.ml, "bench_ml.py"),
+    ]
+    files = {"bench_memento.py": w.CHECKPOINT_COST_MEMENTO, "bench_ml.py": w.CHECKPOINT_COST_MEMENTO_ML}
+    write_sources(directory, files, sizes=json.dumps(sizes), repeat=CHECKPOINT_REPEAT)
+    results: dict[str, Any] = {}
+    for name, python, script in systems:
+        print(f"checkpoint: {name}", flush=True)
+        cwd = directory / name
+        reset(cwd)
+        label = f"checkpoint-{name}"
+        sample = measure(label, [python, str(directory / script)], cwd, timeout=600, expect="RESULTS ")
+        results[name] = {"sample": asdict(sample), "sizes": sizes, "times": printed_results(label) if not sample.problem else None}
+    return results
+
+
+CHECKPOINT_REPEAT = 15
+
+
 # --- report --------------------------------------------------------------------------------
 
 
@@ -723,6 +857,91 @@ def report_scale(report: Report, data: dict[str, Any]) -> None:
     )
 
 
+def report_ml_grid(report: Report, data: dict[str, Any]) -> None:
+    report.add("## 5. Real ML grid", "")
+    report.add(
+        f"{data['configurations']} scikit-learn configurations: classifier (logistic regression behind a "
+        "`StandardScaler` pipeline, `max_iter=1000`; random forest, `n_estimators=10`) x dataset (`load_iris`, "
+        f"`load_wine`) x seed (`range({ML_SEEDS})`); each is the mean accuracy of a 3-fold "
+        "`StratifiedKFold(shuffle=True, random_state=seed)` cross-validation. The classifiers are named in the grid and "
+        "built by a small class per model, the same code on every side; the forest also gets `random_state=seed`, "
+        "without which its accuracy is not reproducible and no two systems could agree. **first run**: empty cache; "
+        "**cached**: the same command again. Whole-process wall time, median (min-max).",
+        "",
+    )
+    rows = []
+    for name, phases in data["samples"].items():
+        rows.append([name, fmt_time(phases["cold"]), fmt_rss(phases["cold"]), fmt_time(phases["cached"]), fmt_rss(phases["cached"])])
+    report.table(["system", "first run", "peak RSS", "cached rerun", "cached peak RSS"], rows)
+    equal = "yes" if data["equal"] else "**no**"
+    report.add(
+        f"Results equal: {equal} (every system's accuracy per configuration against the loop's, tolerance "
+        f"{ML_TOLERANCE:g}; pytest-memento's read back with `python -m pytest_memento --dir STORE list --json`, "
+        "memento-ml's from the results `run()` returns, the loop's as printed; last repetition, first run and cached).",
+        "",
+    )
+    rows = []
+    for name, entry in data["comparison"].items():
+        difference = entry["max_difference"]
+        rows.append([name, str(entry["configurations"]), "-" if difference is None else f"{difference:.1e}", "yes" if entry["equal"] else "**no**"])
+    report.table(["run", "configurations", "max abs difference", "equal"], rows)
+    report.add("Accuracy per configuration (the loop's):", "")
+    loop = data["accuracies"]["plain Python loop"]["cold"]
+    report.table(["configuration", "accuracy"], [[key, f"{value:.4f}"] for key, value in sorted(loop.items())])
+    ours = data["samples"]["pytest-memento (-p no:xdist)"]
+    theirs = data["samples"]["memento-ml (num_workers=1)"]
+    loop_wall = median_wall(data["samples"]["plain Python loop"]["cold"])
+    report.add(
+        f"- results equal across systems: {report.target('ML grid: results equal across systems (1e-9)', equal, data['equal'])}",
+        f"- cached rerun, pytest-memento (-p no:xdist) vs memento-ml: {median_wall(ours['cached']):.2f} vs "
+        f"{median_wall(theirs['cached']):.2f} s (no target). Every process imports scikit-learn first; the loop, which "
+        f"computes all {data['configurations']} configurations, takes {loop_wall:.2f} s, so at this size a cached rerun "
+        "saves little besides the fitting itself.",
+        "",
+    )
+
+
+def report_checkpoint(report: Report, data: dict[str, Any]) -> None:
+    report.add("## 6. Checkpoint cost", "")
+    report.add(
+        "Save and load, in each venv, of a small dict and of `{\"step\": 12, \"weights\": <float64 array>}`: "
+        "pytest-memento `Checkpoint(path, key=...).save(state)` / `.load()`; memento-ml `context.checkpoint(state)` / "
+        "`context.restore()` inside a one-configuration `Memento(func, num_workers=1).run(...)` whose function times "
+        "the calls itself. Baseline (**raw**): `pickle.dumps(state, protocol=5)` once, then `open().write()` of those "
+        "bytes to a temporary file + `os.replace` (save) and `open().read()` (load), in the same process, interleaved "
+        "with the checkpoint calls (raw save, save, raw load, load, repeated). "
+        f"Median (min-max) of {CHECKPOINT_REPEAT} calls each; ratio = median / raw median of the same process.",
+        "",
+    )
+    rows = []
+    largest = None
+    for name, entry in data.items():
+        times = entry["times"]
+        if not times:
+            rows.append([name, "-", f"FAILED ({entry['sample']['problem']})", "", "", "", "", ""])
+            continue
+        for size, t in times.items():
+            def ms(values: list[float]) -> str:
+                s = stats(values)
+                return f"{1000 * s['median']:.3f} ({1000 * s['min']:.3f}-{1000 * s['max']:.3f})"
+
+            save_ratio = statistics.median(t["save"]) / statistics.median(t["raw_save"])
+            load_ratio = statistics.median(t["load"]) / statistics.median(t["raw_load"])
+            rows.append([name, size, ms(t["save"]), ms(t["raw_save"]), f"{save_ratio:.2f}", ms(t["load"]), ms(t["raw_load"]), f"{load_ratio:.2f}"])
+            if name == "pytest-memento":
+                largest = (size, save_ratio)
+    report.table(["system", "state", "save ms", "raw save ms", "save / raw", "load ms", "raw load ms", "load / raw"], rows)
+    if largest is not None:
+        size, ratio = largest
+        report.add(f"- pytest-memento save of the {size}: {ratio:.2f}x raw write (target <= 1.5: {report.target(f'checkpoint save {size} / raw write', f'{ratio:.2f}', ratio <= 1.5)})")
+    report.add(
+        "",
+        "Neither system nor the raw baseline calls `fsync`. The raw baseline does not include pickling (done once "
+        "up front); both checkpoint APIs pickle on every save.",
+        "",
+    )
+
+
 MEMENTO_ML_NOTES = [
     "- It requires `pandas~=2.0.1`, whose wheels do not import with numpy 2 (`numpy.dtype size changed`), and "
     "does not pin numpy: the venv pins numpy<2 (and joblib<1.6, used only for `joblib.Memory`).",
@@ -753,6 +972,10 @@ def write_report(results: dict[str, Any], full: bool) -> str:
         report_kill(body, results["kill"], results["probe"])
     if "scale" in results:
         report_scale(body, results["scale"])
+    if "ml-grid" in results:
+        report_ml_grid(body, results["ml-grid"])
+    if "checkpoint" in results:
+        report_checkpoint(body, results["checkpoint"])
     venvs = meta["machine"]["venvs"]
     report.add(
         "# pytest-memento benchmark results",
@@ -763,8 +986,7 @@ def write_report(results: dict[str, Any], full: bool) -> str:
         f"- Python: runner {meta['machine']['runner_python']}; " + "; ".join(f"{name} {info['python']}" for name, info in venvs.items()),
         *(f"- {name}: " + ", ".join(f"{package} {version}" for package, version in info["packages"].items()) for name, info in venvs.items()),
         "",
-        "Generated by `benchmarks/run.py`; raw samples are in `results.json`. Not covered here: checkpoint save/load cost "
-        "(see `benchmarks/bench_checkpoint.py`) and a real ML grid.",
+        "Generated by `benchmarks/run.py`; raw samples are in `results.json`.",
         "",
         "## Targets",
         "",
@@ -784,13 +1006,13 @@ def main() -> None:
     size.add_argument("--quick", action="store_true", help="small sizes (under 10 minutes on 2 cores)")
     size.add_argument("--full", action="store_true", help="more sizes and worker counts")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per measurement (at least 3)")
-    parser.add_argument("--only", default="dispatch,parallel,kill,scale", help="comma-separated workloads to run")
+    parser.add_argument("--only", default="dispatch,parallel,kill,scale,ml-grid,checkpoint", help="comma-separated workloads to run")
     parser.add_argument("--python", default=sys.executable, help="interpreter the virtual environments are made from")
     args = parser.parse_args()
     if args.repeat < 3:
         parser.error("--repeat must be at least 3 (a median of fewer is not worth reporting)")
     only = set(args.only.split(","))
-    if unknown := only - {"dispatch", "parallel", "kill", "scale"}:
+    if unknown := only - {"dispatch", "parallel", "kill", "scale", "ml-grid", "checkpoint"}:
         parser.error(f"--only: unknown workloads {', '.join(sorted(unknown))}")
 
     started = time.perf_counter()
@@ -805,6 +1027,10 @@ def main() -> None:
         results["probe"] = run_worker_probe(env)
     if "scale" in only:
         results["scale"] = run_scale(env, [1_000, 10_000, 100_000] if args.full else [1_000, 10_000], args.repeat)
+    if "ml-grid" in only:
+        results["ml-grid"] = run_ml_grid(env, args.repeat)
+    if "checkpoint" in only:
+        results["checkpoint"] = run_checkpoint_cost(env, args.full)
     results["meta"] = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join(["python", os.path.relpath(__file__, Path.cwd()), *sys.argv[1:]]),

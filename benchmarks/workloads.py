@@ -176,3 +176,168 @@ if __name__ == "__main__":
 
 SCALE_MATRIX = DISPATCH_MATRIX
 SCALE_PLAIN = DISPATCH_PLAIN
+
+# --- 5. real ML grid: scikit-learn classifiers x datasets x seeds, mean 3-fold CV accuracy.
+# The classifiers are named in the grid (a string is a portable configuration value on
+# every side) and built by the same code everywhere; the forest gets random_state=seed so
+# that its accuracy is a function of the configuration and the systems can be compared.
+
+ML_COMMON = """\
+from sklearn.datasets import load_iris, load_wine
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+CLASSIFIERS = ["logistic_regression", "random_forest"]
+DATASETS = ["iris", "wine"]
+SEEDS = range($seeds)
+
+
+class ScaledLogisticRegression:
+    def build(self, seed):
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+class Forest:
+    def build(self, seed):
+        return RandomForestClassifier(n_estimators=10, random_state=seed)
+
+
+MODELS = {"logistic_regression": ScaledLogisticRegression, "random_forest": Forest}
+LOADERS = {"iris": load_iris, "wine": load_wine}
+
+
+def accuracy(classifier, dataset, seed):
+    X, y = LOADERS[dataset](return_X_y=True)
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    return float(cross_val_score(MODELS[classifier]().build(seed), X, y, cv=folds).mean())
+"""
+
+ML_GRID_MATRIX = ML_COMMON + """
+
+import pytest_memento as memento
+
+
+@memento.matrix(parameters={"classifier": CLASSIFIERS, "dataset": DATASETS, "seed": SEEDS})
+def test_grid(config):
+    return {"accuracy": accuracy(config.classifier, config.dataset, config.seed)}
+"""
+
+ML_GRID_MEMENTO_ML = ML_COMMON + """
+
+import json
+import sys
+
+from memento import Memento
+
+
+def experiment(context, config):
+    return {"accuracy": accuracy(config.classifier, config.dataset, config.seed)}
+
+
+if __name__ == "__main__":
+    matrix = {"parameters": {"classifier": CLASSIFIERS, "dataset": DATASETS, "seed": list(SEEDS)}}
+    results = Memento(experiment, num_workers=int(sys.argv[1])).run(matrix, cache_path="cache.sqlite")
+    rows = [{"classifier": r.config.classifier, "dataset": r.config.dataset, "seed": r.config.seed, "accuracy": r.inner["accuracy"]} for r in results]
+    print("RESULTS " + json.dumps(rows))
+    print(f"ran={sum(not result.was_cached for result in results)}")
+"""
+
+ML_GRID_LOOP = ML_COMMON + """
+
+import json
+
+rows = [
+    {"classifier": c, "dataset": d, "seed": s, "accuracy": accuracy(c, d, s)}
+    for c in CLASSIFIERS
+    for d in DATASETS
+    for s in SEEDS
+]
+print("RESULTS " + json.dumps(rows))
+print(f"ran={len(rows)}")
+"""
+
+# --- 6. checkpoint cost: save/load of a small dict and of float64 arrays, against a raw
+# write (open().write() + os.replace) and read of the same pickled bytes. Each script
+# prints one "RESULTS {json}" line: {size: {"save": [s...], "load": [...], "raw_save": [...], "raw_load": [...]}}.
+
+CHECKPOINT_COMMON = """\
+import json
+import os
+import pickle
+import time
+
+import numpy as np
+
+SIZES = $sizes  # name -> number of float64 values (0: the small dict)
+REPEAT = $repeat
+
+
+def state_of(n):
+    if n == 0:
+        return {"step": 12, "loss": 0.25, "lr": 1e-3, "history": list(range(20))}
+    return {"step": 12, "weights": np.random.default_rng(0).random(n)}
+
+
+def timed(function):
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def bench(state, path, save, load):
+    # raw write, save, raw read, load: interleaved, REPEAT times
+    data = pickle.dumps(state, protocol=5)
+
+    def raw_save():
+        with open(path + ".tmp", "wb") as handle:
+            handle.write(data)
+        os.replace(path + ".tmp", path)
+
+    def raw_load():
+        with open(path, "rb") as handle:
+            handle.read()
+
+    times = {"save": [], "load": [], "raw_save": [], "raw_load": []}
+    for _ in range(REPEAT):
+        times["raw_save"].append(timed(raw_save))
+        times["save"].append(timed(lambda: save(state)))
+        times["raw_load"].append(timed(raw_load))
+        times["load"].append(timed(load))
+    return times
+"""
+
+CHECKPOINT_COST_MEMENTO = CHECKPOINT_COMMON + """
+from pathlib import Path
+
+from pytest_memento.checkpoint import Checkpoint
+
+out = {}
+for name, n in SIZES.items():
+    state = state_of(n)
+    checkpoint = Checkpoint(Path("store") / f"{name}.ckpt", key=name)
+    out[name] = bench(state, f"raw-{name}.bin", checkpoint.save, checkpoint.load)
+    assert checkpoint.load()["step"] == 12
+print("RESULTS " + json.dumps(out))
+"""
+
+CHECKPOINT_COST_MEMENTO_ML = CHECKPOINT_COMMON + """
+from memento import Memento
+
+
+def experiment(context, config):
+    state = state_of(SIZES[config.size])
+    times = bench(state, f"raw-{config.size}.bin", context.checkpoint, context.restore)
+    assert context.restore() is not None
+    return times
+
+
+if __name__ == "__main__":
+    out = {}
+    for name in SIZES:  # one single-configuration run per size
+        results = Memento(experiment, num_workers=1).run({"parameters": {"size": [name]}}, cache_path=f"cache-{name}.sqlite")
+        out[name] = results[0].inner
+    print("RESULTS " + json.dumps(out))
+"""
