@@ -103,7 +103,9 @@ def packages_of(module: types.ModuleType | None) -> dict[str, str]:
     found: dict[str, str] = {}
     mapping = _distributions()
     for top in sorted(tops):
-        for distribution in mapping.get(top, []):
+        # Python 3.10 maps only distributions that ship top_level.txt (not
+        # numpy's meson wheels): fall back to the usual name of the import.
+        for distribution in mapping.get(top) or [NOTABLE.get(top, top)]:
             version = _version(distribution)
             if version is not None:
                 found[distribution] = version
