@@ -59,7 +59,7 @@ class CheckpointInfo:
         return f"save #{self.saves} at {when}"
 
 
-def _read_header(handle: Any, path: Path) -> tuple[dict[str, Any], int] | None:
+def _read_header(handle: Any) -> tuple[dict[str, Any], int] | None:
     if handle.read(len(MAGIC)) != MAGIC:
         return None
     # Headers grow with the number of out-of-band buffers; 64 MiB is far
@@ -87,7 +87,7 @@ def read_info(path: Path) -> CheckpointInfo | None:
     """The header of the checkpoint at ``path``, or None if it is unusable."""
     try:
         with open(path, "rb") as handle:
-            found = _read_header(handle, path)
+            found = _read_header(handle)
             size = os.fstat(handle.fileno()).st_size
     except OSError:
         return None
@@ -196,7 +196,7 @@ class Checkpoint:
             self.ignored = f"cannot read {self.path}: {exc.strerror or exc}"
             return default
         with handle:
-            found = _read_header(handle, self.path)
+            found = _read_header(handle)
             if found is None:
                 self.ignored = f"{self.path} is not a whole checkpoint"
                 return default

@@ -24,7 +24,7 @@ from typing import Any
 
 from . import __version__
 from .checkpoint import iter_checkpoints
-from .report import EXPORT_FORMATS, render, rows_from_store, write_export
+from .report import EXPORT_FORMATS, render, rows_from_entries, write_export
 from .signing import signer_from
 from .store import Entry, ResultStore, ensure_store_dir
 
@@ -162,7 +162,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     store, problems = _open(args)
-    rows = rows_from_store(store, args.experiment)
+    rows = rows_from_entries(_selected(store, args.experiment))
     for target in args.paths:
         if target == "-":
             if args.format is None:
@@ -231,7 +231,7 @@ def cmd_slurm(args: argparse.Namespace) -> int:
         wait(job_id, timeout=args.timeout)
     except SlurmError as exc:
         raise CliError(str(exc)) from None
-    rows = rows_from_store(ResultStore(store), None)
+    rows = rows_from_entries(_selected(ResultStore(store), None))
     sys.stdout.write(render(rows, ".md"))
     return 0
 

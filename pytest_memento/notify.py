@@ -30,7 +30,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -343,15 +343,7 @@ def email_settings_from(values: Mapping[str, str], env: Mapping[str, str]) -> Em
     if any(c.isspace() for c in host):
         raise NotifyError(f"memento_smtp_host: invalid host {host!r}")
 
-    port = 587
-    raw_port = _value(values, "memento_smtp_port")
-    if raw_port:
-        try:
-            port = int(raw_port)
-        except ValueError:
-            port = 0
-        if not 0 < port < 65536:
-            raise NotifyError(f"memento_smtp_port: invalid port {raw_port!r} (expected an integer from 1 to 65535)")
+    port = int(_number(values, "memento_smtp_port", 587, int, lambda n: 0 < n < 65536, "an integer from 1 to 65535"))
 
     starttls = True
     raw_tls = _value(values, "memento_smtp_starttls")
@@ -363,17 +355,26 @@ def email_settings_from(values: Mapping[str, str], env: Mapping[str, str]) -> Em
         else:
             raise NotifyError(f"memento_smtp_starttls: invalid value {raw_tls!r} (expected true/false, yes/no, on/off or 1/0)")
 
-    timeout = 10.0
-    raw_timeout = _value(values, "memento_smtp_timeout")
-    if raw_timeout:
-        try:
-            timeout = float(raw_timeout)
-        except ValueError:
-            timeout = math.nan
-        if not (math.isfinite(timeout) and timeout > 0):
-            raise NotifyError(f"memento_smtp_timeout: invalid timeout {raw_timeout!r} (expected a positive number of seconds)")
+    timeout = _number(values, "memento_smtp_timeout", 10.0, float, lambda n: math.isfinite(n) and n > 0, "a positive number of seconds")
 
     return EmailSettings(host=host, port=port, sender=sender, recipients=recipients, starttls=starttls, timeout=timeout)
+
+
+def _number(
+    values: Mapping[str, str], key: str, default: float, convert: Callable[[str], float], valid: Callable[[float], bool], expected: str
+) -> float:
+    """The number under ``key`` (``default`` when unset); an error naming
+    the key and value when it does not parse or is out of range."""
+    raw = _value(values, key)
+    if not raw:
+        return default
+    try:
+        number = convert(raw)
+    except ValueError:
+        number = math.nan
+    if not valid(number):
+        raise NotifyError(f"{key}: invalid value {raw!r} (expected {expected})")
+    return number
 
 
 def _smtp_reason(error: BaseException) -> str:

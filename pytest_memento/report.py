@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .store import ResultStore, atomic_write
+from .store import Entry, atomic_write
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -25,8 +25,8 @@ __all__ = [
     "columns_of",
     "format_table",
     "render",
+    "rows_from_entries",
     "rows_from_run",
-    "rows_from_store",
     "write_export",
 ]
 
@@ -47,19 +47,16 @@ def make_row(*, experiment: str, test_id: str, status: str, key: str, duration: 
     return row
 
 
-def rows_from_store(store: ResultStore, experiment: str | None = None) -> list[Row]:
-    """Rows for every stored result (JSON metadata only, never unpickled)."""
+def rows_from_entries(entries: Iterable[tuple[Entry, Mapping[str, Any]]]) -> list[Row]:
+    """Rows for stored results given with their metadata (JSON only, never
+    unpickled), sorted by experiment and id."""
     rows = []
-    for entry in store.iter_entries():
-        meta = store.meta(entry)
-        name = str(meta.get("experiment", ""))
-        if experiment is not None and experiment not in name:
-            continue
+    for entry, meta in entries:
         raw = meta.get("config")
         config: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
         rows.append(
             make_row(
-                experiment=name,
+                experiment=str(meta.get("experiment", "")),
                 test_id=str(meta.get("test_id", "")),
                 status="stored",
                 key=entry.key,
