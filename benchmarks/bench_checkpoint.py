@@ -62,7 +62,12 @@ def child(kind: str, megabytes: int, repeat: int, directory: Path) -> dict[str, 
             (directory / "raw.bin").read_bytes()
         times.append(time.perf_counter() - started)
     size = max(1, megabytes * 1024 * 1024)
-    return {"median": statistics.median(times), "min": min(times), "max": max(times), "extra_copies": (peak_rss() - before) / size}
+    return {
+        "median": statistics.median(times),
+        "min": min(times),
+        "max": max(times),
+        "extra_copies": (peak_rss() - before) / size,
+    }
 
 
 def measure(kind: str, megabytes: int, repeat: int, directory: Path) -> dict[str, float]:
@@ -106,7 +111,9 @@ def main() -> None:
             else:
                 ratio_ok = save["median"] <= 1.5 * raw_write["median"]
                 memory_ok = save["extra_copies"] <= 1.0
-                print(f"  target save <= 1.5 x raw write: {'pass' if ratio_ok else 'MISS'}; <= 1 extra copy: {'pass' if memory_ok else 'MISS'}")
+                print(
+                    f"  target save <= 1.5 x raw write: {'pass' if ratio_ok else 'MISS'}; <= 1 extra copy: {'pass' if memory_ok else 'MISS'}"
+                )
 
 
 if __name__ == "__main__":

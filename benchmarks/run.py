@@ -73,7 +73,17 @@ VENV_SPECS = {
     "venv-memento": ["-e", str(REPO), "pytest-xdist", "scikit-learn"],
     "venv-memento-ml": ["memento-ml==1.2.0", "numpy<2", "joblib<1.6", "scikit-learn"],
 }
-PACKAGES = ["pytest", "pytest-xdist", "pytest-memento", "memento-ml", "joblib", "numpy", "pandas", "cloudpickle", "scikit-learn"]
+PACKAGES = [
+    "pytest",
+    "pytest-xdist",
+    "pytest-memento",
+    "memento-ml",
+    "joblib",
+    "numpy",
+    "pandas",
+    "cloudpickle",
+    "scikit-learn",
+]
 PYTEST = ["-m", "pytest", "-q", "-p", "no:randomly"]
 SERIAL, XDIST2 = ["-p", "no:xdist"], ["-n", "2"]
 
@@ -107,7 +117,14 @@ def kill_group(pid: int) -> None:
 
 
 def clean_env() -> dict[str, str]:
-    drop = ("VIRTUAL_ENV", "PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "MEMENTO_")
+    drop = (
+        "VIRTUAL_ENV",
+        "PYTHONPATH",
+        "PYTEST_ADDOPTS",
+        "PYTEST_PLUGINS",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+        "MEMENTO_",
+    )
     env = {key: value for key, value in os.environ.items() if not key.startswith(drop)}
     env["COLUMNS"] = "120"
     return env
@@ -129,7 +146,9 @@ def measure(
     timed_out = False
     with open(log, "wb") as output:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, env=clean_env(), start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, env=clean_env(), start_new_session=True
+        )
         if trigger is None:
             expired = threading.Event()
 
@@ -181,7 +200,7 @@ def printed_results(label: str) -> Any:
     """The JSON a script printed on its ``RESULTS`` line in its last run's log."""
     for line in log_path(label).read_text(errors="replace").splitlines():
         if line.startswith("RESULTS "):
-            return json.loads(line[len("RESULTS "):])
+            return json.loads(line[len("RESULTS ") :])
     return None
 
 
@@ -261,7 +280,10 @@ def describe_machine(env: Env) -> dict[str, Any]:
         "    except m.PackageNotFoundError: pass\n"
         "print(json.dumps({'python': sys.version.split()[0], 'packages': found}))\n"
     )
-    venvs = {name: json.loads(subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout) for name, python in (("venv-memento", env.memento), ("venv-memento-ml", env.ml))}
+    venvs = {
+        name: json.loads(subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout)
+        for name, python in (("venv-memento", env.memento), ("venv-memento-ml", env.ml))
+    }
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
@@ -292,16 +314,48 @@ def dispatch_systems(env: Env, directory: Path, size: int, full: bool) -> list[S
     memento = [env.memento, *PYTEST, "test_matrix.py"]
     plain = [env.memento, *PYTEST, "test_plain.py", "-p", "no:memento"]
     systems = [
-        System("pytest-memento (-p no:xdist)", [*memento, *SERIAL, "--memento-dir", "store-serial"], directory, directory / "store-serial", f"{size} passed", f"{size} cached"),
-        System("pytest-memento (-n 2)", [*memento, *XDIST2, "--memento-dir", "store-xdist"], directory, directory / "store-xdist", f"{size} passed", f"{size} cached"),
+        System(
+            "pytest-memento (-p no:xdist)",
+            [*memento, *SERIAL, "--memento-dir", "store-serial"],
+            directory,
+            directory / "store-serial",
+            f"{size} passed",
+            f"{size} cached",
+        ),
+        System(
+            "pytest-memento (-n 2)",
+            [*memento, *XDIST2, "--memento-dir", "store-xdist"],
+            directory,
+            directory / "store-xdist",
+            f"{size} passed",
+            f"{size} cached",
+        ),
         System("plain parametrize (-p no:xdist)", [*plain, *SERIAL], directory, None, f"{size} passed"),
         System("plain parametrize (-n 2)", [*plain, *XDIST2], directory, None, f"{size} passed"),
-        System("memento-ml (num_workers=1)", [env.ml, str(directory / "ml.py"), "1"], directory / "ml-1", directory / "ml-1", f"ran={size}", "ran=0"),
+        System(
+            "memento-ml (num_workers=1)",
+            [env.ml, str(directory / "ml.py"), "1"],
+            directory / "ml-1",
+            directory / "ml-1",
+            f"ran={size}",
+            "ran=0",
+        ),
     ]
     if full:
-        systems.append(System("memento-ml (num_workers=2)", [env.ml, str(directory / "ml.py"), "2"], directory / "ml-2", directory / "ml-2", f"ran={size}", "ran=0"))
+        systems.append(
+            System(
+                "memento-ml (num_workers=2)",
+                [env.ml, str(directory / "ml.py"), "2"],
+                directory / "ml-2",
+                directory / "ml-2",
+                f"ran={size}",
+                "ran=0",
+            )
+        )
     systems += [
-        System("joblib.Memory", [env.ml, "joblib_grid.py"], directory, directory / "joblib-cache", f"ran={size}", "ran=0"),
+        System(
+            "joblib.Memory", [env.ml, "joblib_grid.py"], directory, directory / "joblib-cache", f"ran={size}", "ran=0"
+        ),
         System("plain Python loop (floor)", [env.memento, "loop.py"], directory, None, f"ran={size}"),
     ]
     return systems
@@ -330,11 +384,20 @@ def run_dispatch(env: Env, sizes: list[int], repeat: int, full: bool) -> dict[st
                 tag = f"dispatch-{size}-{system.name}"
                 if system.store is not None:
                     reset(system.store)
-                samples[system.name]["cold"].append(measure(f"{tag}-cold", system.command, system.cwd, timeout=timeout, expect=system.expect_cold))
+                samples[system.name]["cold"].append(
+                    measure(f"{tag}-cold", system.command, system.cwd, timeout=timeout, expect=system.expect_cold)
+                )
                 if system.store is not None:
-                    samples[system.name]["cached"].append(measure(f"{tag}-cached", system.command, system.cwd, timeout=timeout, expect=system.expect_cached))
+                    samples[system.name]["cached"].append(
+                        measure(
+                            f"{tag}-cached", system.command, system.cwd, timeout=timeout, expect=system.expect_cached
+                        )
+                    )
         if size != 50:
-            results[str(size)] = {name: {phase: [asdict(s) for s in runs] for phase, runs in phases.items()} for name, phases in samples.items()}
+            results[str(size)] = {
+                name: {phase: [asdict(s) for s in runs] for phase, runs in phases.items()}
+                for name, phases in samples.items()
+            }
     return results
 
 
@@ -345,7 +408,12 @@ SLEEP_COUNT, SLEEP_SECONDS = 16, 1.0
 
 def run_parallel(env: Env, repeat: int, full: bool) -> dict[str, Any]:
     directory = WORK / "parallel"
-    files = {"pytest.ini": w.PYTEST_INI, "test_sleep.py": w.SLEEP_MATRIX, "test_plain.py": w.SLEEP_PLAIN, "ml.py": w.SLEEP_MEMENTO_ML}
+    files = {
+        "pytest.ini": w.PYTEST_INI,
+        "test_sleep.py": w.SLEEP_MATRIX,
+        "test_plain.py": w.SLEEP_PLAIN,
+        "ml.py": w.SLEEP_MEMENTO_ML,
+    }
     write_sources(directory, files, count=SLEEP_COUNT, seconds=SLEEP_SECONDS)
     systems: list[tuple[System, int]] = []
     for workers in [2, 8] if full else [2]:
@@ -354,19 +422,43 @@ def run_parallel(env: Env, repeat: int, full: bool) -> dict[str, Any]:
             suffix = f"-n {workers}{' ' + ' '.join(dist) if dist else ''}"
             store = directory / f"store-{workers}{'-ws' if dist else ''}"
             command = [env.memento, *PYTEST, "test_sleep.py", "-n", str(workers), *dist, "--memento-dir", store.name]
-            systems.append((System(f"pytest-memento ({suffix})", command, directory, store, f"{SLEEP_COUNT} passed"), workers))
+            systems.append(
+                (System(f"pytest-memento ({suffix})", command, directory, store, f"{SLEEP_COUNT} passed"), workers)
+            )
         plain = [env.memento, *PYTEST, "test_plain.py", "-p", "no:memento", "-n", str(workers)]
-        systems.append((System(f"plain parametrize (-n {workers})", plain, directory, None, f"{SLEEP_COUNT} passed"), workers))
+        systems.append(
+            (System(f"plain parametrize (-n {workers})", plain, directory, None, f"{SLEEP_COUNT} passed"), workers)
+        )
         ml_dir = directory / f"ml-{workers}"
-        systems.append((System(f"memento-ml (num_workers={workers})", [env.ml, str(directory / "ml.py"), str(workers)], ml_dir, ml_dir, f"ran={SLEEP_COUNT}"), workers))
+        systems.append(
+            (
+                System(
+                    f"memento-ml (num_workers={workers})",
+                    [env.ml, str(directory / "ml.py"), str(workers)],
+                    ml_dir,
+                    ml_dir,
+                    f"ran={SLEEP_COUNT}",
+                ),
+                workers,
+            )
+        )
     samples: dict[str, list[Sample]] = {system.name: [] for system, _ in systems}
     for rep in range(repeat):
         print(f"parallel: repetition {rep + 1}/{repeat}", flush=True)
         for system, _ in systems:
             if system.store is not None:
                 reset(system.store)
-            samples[system.name].append(measure(f"parallel-{system.name}", system.command, system.cwd, timeout=120, expect=system.expect_cold))
-    return {system.name: {"workers": workers, "ideal": SLEEP_COUNT * SLEEP_SECONDS / workers, "samples": [asdict(s) for s in samples[system.name]]} for system, workers in systems}
+            samples[system.name].append(
+                measure(f"parallel-{system.name}", system.command, system.cwd, timeout=120, expect=system.expect_cold)
+            )
+    return {
+        system.name: {
+            "workers": workers,
+            "ideal": SLEEP_COUNT * SLEEP_SECONDS / workers,
+            "samples": [asdict(s) for s in samples[system.name]],
+        }
+        for system, workers in systems
+    }
 
 
 # --- 3. kill and resume --------------------------------------------------------------------
@@ -414,13 +506,33 @@ def logged(path: Path, kind: str, count: int) -> bool:
 def kill_systems(env: Env, directory: Path, full: bool) -> list[System]:
     memento = [env.memento, *PYTEST, "test_train.py"]
     systems = [
-        System("pytest-memento (-p no:xdist)", [*memento, *SERIAL, "--memento-dir", "store-serial"], directory / "serial", directory / "serial"),
-        System("memento-ml (num_workers=1)", [env.ml, str(directory / "ml.py"), "1"], directory / "ml-1", directory / "ml-1"),
+        System(
+            "pytest-memento (-p no:xdist)",
+            [*memento, *SERIAL, "--memento-dir", "store-serial"],
+            directory / "serial",
+            directory / "serial",
+        ),
+        System(
+            "memento-ml (num_workers=1)",
+            [env.ml, str(directory / "ml.py"), "1"],
+            directory / "ml-1",
+            directory / "ml-1",
+        ),
     ]
     if full:
         systems += [
-            System("pytest-memento (-n 2)", [*memento, *XDIST2, "--memento-dir", "store-xdist"], directory / "xdist", directory / "xdist"),
-            System("memento-ml (num_workers=2)", [env.ml, str(directory / "ml.py"), "2"], directory / "ml-2", directory / "ml-2"),
+            System(
+                "pytest-memento (-n 2)",
+                [*memento, *XDIST2, "--memento-dir", "store-xdist"],
+                directory / "xdist",
+                directory / "xdist",
+            ),
+            System(
+                "memento-ml (num_workers=2)",
+                [env.ml, str(directory / "ml.py"), "2"],
+                directory / "ml-2",
+                directory / "ml-2",
+            ),
         ]
     return systems
 
@@ -475,8 +587,18 @@ def run_worker_probe(env: Env) -> dict[str, Any]:
     configurations are done, and see whether the run still ends."""
     directory = WORK / "kill"
     probes = [
-        System("pytest-memento (-n 2)", [env.memento, *PYTEST, "test_train.py", *XDIST2, "--memento-dir", "store"], directory / "probe-memento", directory / "probe-memento"),
-        System("memento-ml (num_workers=2)", [env.ml, str(directory / "ml.py"), "2"], directory / "probe-ml", directory / "probe-ml"),
+        System(
+            "pytest-memento (-n 2)",
+            [env.memento, *PYTEST, "test_train.py", *XDIST2, "--memento-dir", "store"],
+            directory / "probe-memento",
+            directory / "probe-memento",
+        ),
+        System(
+            "memento-ml (num_workers=2)",
+            [env.ml, str(directory / "ml.py"), "2"],
+            directory / "probe-ml",
+            directory / "probe-ml",
+        ),
     ]
     results: dict[str, Any] = {}
     for system in probes:
@@ -535,7 +657,12 @@ def run_scale(env: Env, sizes: list[int], repeat: int) -> dict[str, Any]:
     }
     for size in all_sizes:
         rows, cols = grid(size)
-        write_sources(WORK / f"scale-{size}", {"pytest.ini": w.PYTEST_INI, "test_matrix.py": w.SCALE_MATRIX, "test_plain.py": w.SCALE_PLAIN}, rows=rows, cols=cols)
+        write_sources(
+            WORK / f"scale-{size}",
+            {"pytest.ini": w.PYTEST_INI, "test_matrix.py": w.SCALE_MATRIX, "test_plain.py": w.SCALE_PLAIN},
+            rows=rows,
+            cols=cols,
+        )
     samples: dict[str, dict[str, list[Sample]]] = {name: {str(size): [] for size in all_sizes} for name in commands}
     for rep in range(repeat):
         print(f"scale: repetition {rep + 1}/{repeat}", flush=True)
@@ -543,8 +670,12 @@ def run_scale(env: Env, sizes: list[int], repeat: int) -> dict[str, Any]:
             for name, args in commands.items():
                 command = [env.memento, *PYTEST, "--collect-only", *SERIAL, *args]
                 expect = f"{size} test{'s' if size != 1 else ''} collected"
-                samples[name][str(size)].append(measure(f"scale-{size}-{name}", command, WORK / f"scale-{size}", timeout=600, expect=expect))
-    return {name: {size: [asdict(s) for s in runs] for size, runs in by_size.items()} for name, by_size in samples.items()}
+                samples[name][str(size)].append(
+                    measure(f"scale-{size}-{name}", command, WORK / f"scale-{size}", timeout=600, expect=expect)
+                )
+    return {
+        name: {size: [asdict(s) for s in runs] for size, runs in by_size.items()} for name, by_size in samples.items()
+    }
 
 
 # --- 5. real ML grid -----------------------------------------------------------------------
@@ -556,10 +687,18 @@ ML_TOLERANCE = 1e-9
 
 def memento_accuracies(env: Env, store: Path) -> dict[str, float]:
     """Accuracy per configuration, read back with ``python -m pytest_memento list --json``."""
-    listing = subprocess.run([env.memento, "-m", "pytest_memento", "--dir", str(store), "list", "--json"], capture_output=True, text=True, env=clean_env(), check=False)
+    listing = subprocess.run(
+        [env.memento, "-m", "pytest_memento", "--dir", str(store), "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
     if listing.returncode != 0:
         return {}
-    return {config_name(record["config"]): float(record["metrics"]["accuracy"]) for record in json.loads(listing.stdout)}
+    return {
+        config_name(record["config"]): float(record["metrics"]["accuracy"]) for record in json.loads(listing.stdout)
+    }
 
 
 def config_name(config: dict[str, Any]) -> str:
@@ -573,14 +712,40 @@ def printed_accuracies(label: str) -> dict[str, float]:
 
 def run_ml_grid(env: Env, repeat: int) -> dict[str, Any]:
     directory = WORK / "ml-grid"
-    files = {"pytest.ini": w.PYTEST_INI, "test_grid.py": w.ML_GRID_MATRIX, "ml.py": w.ML_GRID_MEMENTO_ML, "loop.py": w.ML_GRID_LOOP}
+    files = {
+        "pytest.ini": w.PYTEST_INI,
+        "test_grid.py": w.ML_GRID_MATRIX,
+        "ml.py": w.ML_GRID_MEMENTO_ML,
+        "loop.py": w.ML_GRID_LOOP,
+    }
     write_sources(directory, files, seeds=ML_SEEDS)
     memento = [env.memento, *PYTEST, "test_grid.py"]
     n = ML_COUNT
     systems = [
-        System("pytest-memento (-p no:xdist)", [*memento, *SERIAL, "--memento-dir", "store-serial"], directory, directory / "store-serial", f"{n} passed", f"{n} cached"),
-        System("pytest-memento (-n 2)", [*memento, *XDIST2, "--memento-dir", "store-xdist"], directory, directory / "store-xdist", f"{n} passed", f"{n} cached"),
-        System("memento-ml (num_workers=1)", [env.ml, str(directory / "ml.py"), "1"], directory / "ml-1", directory / "ml-1", f"ran={n}", "ran=0"),
+        System(
+            "pytest-memento (-p no:xdist)",
+            [*memento, *SERIAL, "--memento-dir", "store-serial"],
+            directory,
+            directory / "store-serial",
+            f"{n} passed",
+            f"{n} cached",
+        ),
+        System(
+            "pytest-memento (-n 2)",
+            [*memento, *XDIST2, "--memento-dir", "store-xdist"],
+            directory,
+            directory / "store-xdist",
+            f"{n} passed",
+            f"{n} cached",
+        ),
+        System(
+            "memento-ml (num_workers=1)",
+            [env.ml, str(directory / "ml.py"), "1"],
+            directory / "ml-1",
+            directory / "ml-1",
+            f"ran={n}",
+            "ran=0",
+        ),
         System("plain Python loop", [env.memento, "loop.py"], directory, None, f"ran={n}"),
     ]
     samples: dict[str, dict[str, list[Sample]]] = {system.name: {"cold": [], "cached": []} for system in systems}
@@ -591,10 +756,14 @@ def run_ml_grid(env: Env, repeat: int) -> dict[str, Any]:
             tag = f"ml-grid-{system.name}"
             if system.store is not None:
                 reset(system.store)
-            samples[system.name]["cold"].append(measure(f"{tag}-cold", system.command, system.cwd, timeout=300, expect=system.expect_cold))
+            samples[system.name]["cold"].append(
+                measure(f"{tag}-cold", system.command, system.cwd, timeout=300, expect=system.expect_cold)
+            )
             phases = ["cold"]
             if system.store is not None:
-                samples[system.name]["cached"].append(measure(f"{tag}-cached", system.command, system.cwd, timeout=300, expect=system.expect_cached))
+                samples[system.name]["cached"].append(
+                    measure(f"{tag}-cached", system.command, system.cwd, timeout=300, expect=system.expect_cached)
+                )
                 phases.append("cached")
             for phase in phases:  # the results of the last repetition
                 if system.name.startswith("pytest-memento"):
@@ -609,11 +778,16 @@ def run_ml_grid(env: Env, repeat: int) -> dict[str, Any]:
             comparison[f"{name} {phase}"] = {
                 "configurations": len(values),
                 "max_difference": max(differences) if differences else None,
-                "equal": len(reference) == n and set(values) == set(reference) and all(d <= ML_TOLERANCE for d in differences),
+                "equal": len(reference) == n
+                and set(values) == set(reference)
+                and all(d <= ML_TOLERANCE for d in differences),
             }
     return {
         "configurations": n,
-        "samples": {name: {phase: [asdict(s) for s in runs] for phase, runs in phases.items()} for name, phases in samples.items()},
+        "samples": {
+            name: {phase: [asdict(s) for s in runs] for phase, runs in phases.items()}
+            for name, phases in samples.items()
+        },
         "accuracies": accuracies,
         "comparison": comparison,
         "equal": all(entry["equal"] for entry in comparison.values()),
@@ -644,7 +818,11 @@ def run_checkpoint_cost(env: Env, full: bool) -> dict[str, Any]:
         reset(cwd)
         label = f"checkpoint-{name}"
         sample = measure(label, [python, str(directory / script)], cwd, timeout=600, expect="RESULTS ")
-        results[name] = {"sample": asdict(sample), "sizes": sizes, "times": printed_results(label) if not sample.problem else None}
+        results[name] = {
+            "sample": asdict(sample),
+            "sizes": sizes,
+            "times": printed_results(label) if not sample.problem else None,
+        }
     return results
 
 
@@ -704,7 +882,7 @@ class Report:
 def report_dispatch(report: Report, data: dict[str, Any]) -> None:
     report.add("## 1. Dispatch overhead", "")
     report.add(
-        "A grid of trivial configurations (`a` x `b`, 50 columns; each returns `{\"value\": a * b}`). "
+        'A grid of trivial configurations (`a` x `b`, 50 columns; each returns `{"value": a * b}`). '
         "**cold**: empty cache (every configuration runs and is stored); **cached**: the same command again, "
         "every configuration served from the cache (each run's output is checked for it). Plain parametrize and the loop "
         "cache nothing, so they have no cached column. Whole-process wall time, median (min-max); "
@@ -728,17 +906,32 @@ def report_dispatch(report: Report, data: dict[str, Any]) -> None:
                     fmt_rss(cached),
                 ]
             )
-        report.table(["system", "cold wall", "cold ms/config", "cold peak RSS", "cached wall", "cached ms/config", "cached peak RSS"], rows)
+        report.table(
+            [
+                "system",
+                "cold wall",
+                "cold ms/config",
+                "cold peak RSS",
+                "cached wall",
+                "cached ms/config",
+                "cached peak RSS",
+            ],
+            rows,
+        )
         checks = []
         for mode in ("-p no:xdist", "-n 2"):
             plain = median_wall(systems[f"plain parametrize ({mode})"]["cold"])
             memento = systems[f"pytest-memento ({mode})"]
             cold, cached = median_wall(memento["cold"]) / plain, median_wall(memento["cached"]) / plain
-            checks.append(f"- `{mode}`: cold / plain = {cold:.2f} (target <= 1.10: {report.target(f'{n:,} cold / plain ({mode})', f'{cold:.2f}', cold <= 1.10)}); cached / plain = {cached:.2f} (target <= 0.50: {report.target(f'{n:,} cached / plain ({mode})', f'{cached:.2f}', cached <= 0.50)})")
+            checks.append(
+                f"- `{mode}`: cold / plain = {cold:.2f} (target <= 1.10: {report.target(f'{n:,} cold / plain ({mode})', f'{cold:.2f}', cold <= 1.10)}); cached / plain = {cached:.2f} (target <= 0.50: {report.target(f'{n:,} cached / plain ({mode})', f'{cached:.2f}', cached <= 0.50)})"
+            )
         ours = median_wall(systems["pytest-memento (-p no:xdist)"]["cached"]) / n
         theirs = median_wall(systems["memento-ml (num_workers=1)"]["cached"]) / n
         measured = f"{1000 * ours:.3f} vs {1000 * theirs:.3f} ms/config"
-        checks.append(f"- cached rerun per config, pytest-memento (-p no:xdist) vs memento-ml: {measured} (target faster: {report.target(f'{n:,} cached per config vs memento-ml', measured, ours < theirs)})")
+        checks.append(
+            f"- cached rerun per config, pytest-memento (-p no:xdist) vs memento-ml: {measured} (target faster: {report.target(f'{n:,} cached per config vs memento-ml', measured, ours < theirs)})"
+        )
         report.add(*checks, "")
 
 
@@ -755,13 +948,24 @@ def report_parallel(report: Report, data: dict[str, Any], full: bool) -> None:
         samples = entry["samples"]
         wall = median_wall(samples)
         efficiencies = sorted(entry["ideal"] / x for x in walls(samples))
-        rows.append([name, str(entry["workers"]), fmt_time(samples), f"{entry['ideal']:.1f} s", f"{entry['ideal'] / wall:.2f} ({efficiencies[0]:.2f}-{efficiencies[-1]:.2f})", fmt_rss(samples)])
+        rows.append(
+            [
+                name,
+                str(entry["workers"]),
+                fmt_time(samples),
+                f"{entry['ideal']:.1f} s",
+                f"{entry['ideal'] / wall:.2f} ({efficiencies[0]:.2f}-{efficiencies[-1]:.2f})",
+                fmt_rss(samples),
+            ]
+        )
     report.table(["system", "workers", "wall", "ideal", "efficiency", "peak RSS"], rows)
     workers = 8 if full else 2
     for name, entry in data.items():
         if name.startswith("pytest-memento") and entry["workers"] == workers:
             efficiency = entry["ideal"] / median_wall(entry["samples"])
-            report.add(f"- {name}: efficiency {efficiency:.2f} (target >= 0.85 at -n {workers}: {report.target(f'parallel efficiency {name}', f'{efficiency:.2f}', efficiency >= 0.85)})")
+            report.add(
+                f"- {name}: efficiency {efficiency:.2f} (target >= 0.85 at -n {workers}: {report.target(f'parallel efficiency {name}', f'{efficiency:.2f}', efficiency >= 0.85)})"
+            )
     report.add("")
 
 
@@ -795,15 +999,31 @@ def report_kill(report: Report, data: dict[str, Any], probe: dict[str, Any]) -> 
                 count(runs, "done_configs_rerun"),
                 count(runs, "steps_redone"),
                 fmt_time([run["rerun"] for run in runs]),
-                "yes" if all(run["all_done"] for run in runs) and not problems else f"no ({problems[0] if problems else 'incomplete'})",
+                "yes"
+                if all(run["all_done"] for run in runs) and not problems
+                else f"no ({problems[0] if problems else 'incomplete'})",
             ]
         )
-    report.table(["system", "done before kill", "interrupted", "configs re-entered on rerun", "finished configs rerun", "steps redone", "rerun wall", "completed"], rows)
+    report.table(
+        [
+            "system",
+            "done before kill",
+            "interrupted",
+            "configs re-entered on rerun",
+            "finished configs rerun",
+            "steps redone",
+            "rerun wall",
+            "completed",
+        ],
+        rows,
+    )
     for name, runs in data.items():
         worst = max(run["steps_redone"] - run["interrupted"] + KILL_STEPS * run["done_configs_rerun"] for run in runs)
         ok = worst <= 0 and all(run["all_done"] for run in runs)
         redone = ", ".join(f"{run['steps_redone']} steps / {run['interrupted']} interrupted" for run in runs)
-        report.add(f"- {name}: redone {redone} (target <= 1 step per interrupted configuration, every repetition: {report.target(f'redone work after kill, {name}', redone, ok)})")
+        report.add(
+            f"- {name}: redone {redone} (target <= 1 step per interrupted configuration, every repetition: {report.target(f'redone work after kill, {name}', redone, ok)})"
+        )
     report.add("", "### Probe: SIGKILL of one worker process (once, not timed)", "")
     report.add(
         f"Not the whole run: one worker process, in the middle of a configuration, is killed once 4 configurations are "
@@ -814,12 +1034,25 @@ def report_kill(report: Report, data: dict[str, Any], probe: dict[str, Any]) -> 
     rows = []
     for name, entry in probe.items():
         sample = entry["sample"]
-        outcome = f"hung: no exit after {sample['wall']:.0f} s, killed" if entry["hung"] else f"ended in {sample['wall']:.1f} s, exit status {sample['status']}"
+        outcome = (
+            f"hung: no exit after {sample['wall']:.0f} s, killed"
+            if entry["hung"]
+            else f"ended in {sample['wall']:.1f} s, exit status {sample['status']}"
+        )
         rerun = entry["rerun"]
         rerun_text = f"ran {entry['rerun_configs']} configurations ({entry['rerun_steps']} steps) in {rerun['wall']:.1f} s, exit status {rerun['status']}"
         killed_at = f"{entry['killed_at']:.1f} s" if entry["killed_at"] is not None else "never"
         rows.append([name, killed_at, outcome, str(entry["configs_done"]), rerun_text])
-    report.table(["system", "worker killed at", "outcome", f"configurations done (of {KILL_COUNT})", "then the same command again"], rows)
+    report.table(
+        [
+            "system",
+            "worker killed at",
+            "outcome",
+            f"configurations done (of {KILL_COUNT})",
+            "then the same command again",
+        ],
+        rows,
+    )
 
 
 def report_scale(report: Report, data: dict[str, Any]) -> None:
@@ -841,14 +1074,27 @@ def report_scale(report: Report, data: dict[str, Any]) -> None:
             memory = (statistics.median(s["rss"] for s in samples) - base_rss) / (n - 1) if n > 1 else float("nan")
             if n > 1:
                 per_config.setdefault(name, {})[n] = marginal
-            rows.append([name, f"{n:,}", fmt_time(samples), fmt_rss(samples), f"{1000 * marginal:.3f}" if n > 1 else "-", f"{memory / 1024:.1f}" if n > 1 else "-"])
-    report.table(["system", "configurations", "collect wall", "peak RSS", "ms/config (marginal)", "KiB/config (marginal)"], rows)
+            rows.append(
+                [
+                    name,
+                    f"{n:,}",
+                    fmt_time(samples),
+                    fmt_rss(samples),
+                    f"{1000 * marginal:.3f}" if n > 1 else "-",
+                    f"{memory / 1024:.1f}" if n > 1 else "-",
+                ]
+            )
+    report.table(
+        ["system", "configurations", "collect wall", "peak RSS", "ms/config (marginal)", "KiB/config (marginal)"], rows
+    )
     ratios = {name: costs[max(costs)] / costs[min(costs)] for name, costs in per_config.items()}
     for name, ratio in ratios.items():
         costs = per_config[name]
         flag = " (super-linear)" if ratio > 1.5 else ""
         target = report.target(f"collection linear ({name})", f"{ratio:.2f}", ratio <= 1.5)
-        report.add(f"- {name}: per-config cost at {max(costs):,} / at {min(costs):,} = {ratio:.2f}{flag} (target linear, <= 1.5: {target})")
+        report.add(
+            f"- {name}: per-config cost at {max(costs):,} / at {min(costs):,} = {ratio:.2f}{flag} (target linear, <= 1.5: {target})"
+        )
     report.add(
         "",
         "The marginal cost at the smallest size is a difference of two short runs, so the ratio is noisy; "
@@ -871,7 +1117,15 @@ def report_ml_grid(report: Report, data: dict[str, Any]) -> None:
     )
     rows = []
     for name, phases in data["samples"].items():
-        rows.append([name, fmt_time(phases["cold"]), fmt_rss(phases["cold"]), fmt_time(phases["cached"]), fmt_rss(phases["cached"])])
+        rows.append(
+            [
+                name,
+                fmt_time(phases["cold"]),
+                fmt_rss(phases["cold"]),
+                fmt_time(phases["cached"]),
+                fmt_rss(phases["cached"]),
+            ]
+        )
     report.table(["system", "first run", "peak RSS", "cached rerun", "cached peak RSS"], rows)
     equal = "yes" if data["equal"] else "**no**"
     report.add(
@@ -883,7 +1137,14 @@ def report_ml_grid(report: Report, data: dict[str, Any]) -> None:
     rows = []
     for name, entry in data["comparison"].items():
         difference = entry["max_difference"]
-        rows.append([name, str(entry["configurations"]), "-" if difference is None else f"{difference:.1e}", "yes" if entry["equal"] else "**no**"])
+        rows.append(
+            [
+                name,
+                str(entry["configurations"]),
+                "-" if difference is None else f"{difference:.1e}",
+                "yes" if entry["equal"] else "**no**",
+            ]
+        )
     report.table(["run", "configurations", "max abs difference", "equal"], rows)
     report.add("Accuracy per configuration (the loop's):", "")
     loop = data["accuracies"]["plain Python loop"]["cold"]
@@ -904,7 +1165,7 @@ def report_ml_grid(report: Report, data: dict[str, Any]) -> None:
 def report_checkpoint(report: Report, data: dict[str, Any]) -> None:
     report.add("## 6. Checkpoint cost", "")
     report.add(
-        "Save and load, in each venv, of a small dict and of `{\"step\": 12, \"weights\": <float64 array>}`: "
+        'Save and load, in each venv, of a small dict and of `{"step": 12, "weights": <float64 array>}`: '
         "pytest-memento `Checkpoint(path, key=...).save(state)` / `.load()`; memento-ml `context.checkpoint(state)` / "
         "`context.restore()` inside a one-configuration `Memento(func, num_workers=1).run(...)` whose function times "
         "the calls itself. Baseline (**raw**): `pickle.dumps(state, protocol=5)` once, then `open().write()` of those "
@@ -921,19 +1182,35 @@ def report_checkpoint(report: Report, data: dict[str, Any]) -> None:
             rows.append([name, "-", f"FAILED ({entry['sample']['problem']})", "", "", "", "", ""])
             continue
         for size, t in times.items():
+
             def ms(values: list[float]) -> str:
                 s = stats(values)
                 return f"{1000 * s['median']:.3f} ({1000 * s['min']:.3f}-{1000 * s['max']:.3f})"
 
             save_ratio = statistics.median(t["save"]) / statistics.median(t["raw_save"])
             load_ratio = statistics.median(t["load"]) / statistics.median(t["raw_load"])
-            rows.append([name, size, ms(t["save"]), ms(t["raw_save"]), f"{save_ratio:.2f}", ms(t["load"]), ms(t["raw_load"]), f"{load_ratio:.2f}"])
+            rows.append(
+                [
+                    name,
+                    size,
+                    ms(t["save"]),
+                    ms(t["raw_save"]),
+                    f"{save_ratio:.2f}",
+                    ms(t["load"]),
+                    ms(t["raw_load"]),
+                    f"{load_ratio:.2f}",
+                ]
+            )
             if name == "pytest-memento":
                 largest = (size, save_ratio)
-    report.table(["system", "state", "save ms", "raw save ms", "save / raw", "load ms", "raw load ms", "load / raw"], rows)
+    report.table(
+        ["system", "state", "save ms", "raw save ms", "save / raw", "load ms", "raw load ms", "load / raw"], rows
+    )
     if largest is not None:
         size, ratio = largest
-        report.add(f"- pytest-memento save of the {size}: {ratio:.2f}x raw write (target <= 1.5: {report.target(f'checkpoint save {size} / raw write', f'{ratio:.2f}', ratio <= 1.5)})")
+        report.add(
+            f"- pytest-memento save of the {size}: {ratio:.2f}x raw write (target <= 1.5: {report.target(f'checkpoint save {size} / raw write', f'{ratio:.2f}', ratio <= 1.5)})"
+        )
     report.add(
         "",
         "Neither system nor the raw baseline calls `fsync`. The raw baseline does not include pickling (done once "
@@ -983,8 +1260,12 @@ def write_report(results: dict[str, Any], full: bool) -> str:
         f"- date: {meta['date']}",
         f"- command: `{meta['command']}` (took {meta['seconds'] / 60:.1f} min, {meta['repeat']} repetitions, systems interleaved within each)",
         f"- machine: {meta['machine']['nproc']} cores ({meta['machine']['cpu']}), {meta['machine']['memory']} RAM, {meta['machine']['os']}",
-        f"- Python: runner {meta['machine']['runner_python']}; " + "; ".join(f"{name} {info['python']}" for name, info in venvs.items()),
-        *(f"- {name}: " + ", ".join(f"{package} {version}" for package, version in info["packages"].items()) for name, info in venvs.items()),
+        f"- Python: runner {meta['machine']['runner_python']}; "
+        + "; ".join(f"{name} {info['python']}" for name, info in venvs.items()),
+        *(
+            f"- {name}: " + ", ".join(f"{package} {version}" for package, version in info["packages"].items())
+            for name, info in venvs.items()
+        ),
         "",
         "Generated by `benchmarks/run.py`; raw samples are in `results.json`.",
         "",
@@ -1006,7 +1287,9 @@ def main() -> None:
     size.add_argument("--quick", action="store_true", help="small sizes (under 10 minutes on 2 cores)")
     size.add_argument("--full", action="store_true", help="more sizes and worker counts")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per measurement (at least 3)")
-    parser.add_argument("--only", default="dispatch,parallel,kill,scale,ml-grid,checkpoint", help="comma-separated workloads to run")
+    parser.add_argument(
+        "--only", default="dispatch,parallel,kill,scale,ml-grid,checkpoint", help="comma-separated workloads to run"
+    )
     parser.add_argument("--python", default=sys.executable, help="interpreter the virtual environments are made from")
     args = parser.parse_args()
     if args.repeat < 3:

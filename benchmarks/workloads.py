@@ -215,7 +215,9 @@ def accuracy(classifier, dataset, seed):
     return float(cross_val_score(MODELS[classifier]().build(seed), X, y, cv=folds).mean())
 """
 
-ML_GRID_MATRIX = ML_COMMON + """
+ML_GRID_MATRIX = (
+    ML_COMMON
+    + """
 
 import pytest_memento as memento
 
@@ -224,8 +226,11 @@ import pytest_memento as memento
 def test_grid(config):
     return {"accuracy": accuracy(config.classifier, config.dataset, config.seed)}
 """
+)
 
-ML_GRID_MEMENTO_ML = ML_COMMON + """
+ML_GRID_MEMENTO_ML = (
+    ML_COMMON
+    + """
 
 import json
 import sys
@@ -244,8 +249,11 @@ if __name__ == "__main__":
     print("RESULTS " + json.dumps(rows))
     print(f"ran={sum(not result.was_cached for result in results)}")
 """
+)
 
-ML_GRID_LOOP = ML_COMMON + """
+ML_GRID_LOOP = (
+    ML_COMMON
+    + """
 
 import json
 
@@ -258,6 +266,7 @@ rows = [
 print("RESULTS " + json.dumps(rows))
 print(f"ran={len(rows)}")
 """
+)
 
 # --- 6. checkpoint cost: save/load of a small dict and of float64 arrays, against a raw
 # write (open().write() + os.replace) and read of the same pickled bytes. Each script
@@ -309,7 +318,9 @@ def bench(state, path, save, load):
     return times
 """
 
-CHECKPOINT_COST_MEMENTO = CHECKPOINT_COMMON + """
+CHECKPOINT_COST_MEMENTO = (
+    CHECKPOINT_COMMON
+    + """
 from pathlib import Path
 
 from pytest_memento.checkpoint import Checkpoint
@@ -322,8 +333,11 @@ for name, n in SIZES.items():
     assert checkpoint.load()["step"] == 12
 print("RESULTS " + json.dumps(out))
 """
+)
 
-CHECKPOINT_COST_MEMENTO_ML = CHECKPOINT_COMMON + """
+CHECKPOINT_COST_MEMENTO_ML = (
+    CHECKPOINT_COMMON
+    + """
 from memento import Memento
 
 
@@ -341,3 +355,4 @@ if __name__ == "__main__":
         out[name] = results[0].inner
     print("RESULTS " + json.dumps(out))
 """
+)

@@ -90,7 +90,9 @@ class Comparison:
         return False
 
     def describe(self) -> str:
-        direction = {"max": "higher is better", "min": "lower is better"}.get(self.goal or "", "no goal: any change counts")
+        direction = {"max": "higher is better", "min": "lower is better"}.get(
+            self.goal or "", "no goal: any change counts"
+        )
         return (
             f"{self.metric}: baseline {self.baseline:.6g}, now {self.current:.6g} "
             f"(change {self.current - self.baseline:+.6g}, tolerance {self.tolerance:g}, {direction})"
@@ -98,7 +100,11 @@ class Comparison:
 
 
 def compare(
-    current: Mapping[str, Any], stored: Mapping[str, Any], goals: Mapping[str, str] | None, tolerance: Any, override: float | None
+    current: Mapping[str, Any],
+    stored: Mapping[str, Any],
+    goals: Mapping[str, str] | None,
+    tolerance: Any,
+    override: float | None,
 ) -> list[Comparison]:
     """Every metric present in both, compared."""
     results = []
@@ -107,7 +113,13 @@ def compare(
         if not isinstance(value, (int, float)) or not _is_number(value) or not _is_number(baseline):
             continue
         results.append(
-            Comparison(metric, float(baseline), float(value), tolerance_for(metric, tolerance, override), (goals or {}).get(metric))
+            Comparison(
+                metric,
+                float(baseline),
+                float(value),
+                tolerance_for(metric, tolerance, override),
+                (goals or {}).get(metric),
+            )
         )
     return results
 
@@ -134,13 +146,14 @@ class Baseline:
         except ValueError as exc:
             raise BaselineError(f"{path}: not valid JSON: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise BaselineError(f"{path}: not a pytest-memento baseline (expected \"format\": \"{FORMAT}\")")
+            raise BaselineError(f'{path}: not a pytest-memento baseline (expected "format": "{FORMAT}")')
         experiments = data.get("experiments")
         if not isinstance(experiments, dict) or not all(
-            isinstance(configs, dict) and all(isinstance(entry, dict) and isinstance(entry.get("metrics"), dict) for entry in configs.values())
+            isinstance(configs, dict)
+            and all(isinstance(entry, dict) and isinstance(entry.get("metrics"), dict) for entry in configs.values())
             for configs in experiments.values()
         ):
-            raise BaselineError(f"{path}: \"experiments\" must map experiment -> config hash -> {{\"metrics\": {{...}}}}")
+            raise BaselineError(f'{path}: "experiments" must map experiment -> config hash -> {{"metrics": {{...}}}}')
         return cls(experiments, path)
 
     def metrics(self, experiment: str, config_hash: str) -> Mapping[str, Any] | None:
@@ -148,7 +161,9 @@ class Baseline:
         return entry.get("metrics") if entry is not None else None
 
     def known(self) -> set[tuple[str, str]]:
-        return {(experiment, config_hash) for experiment, configs in self.experiments.items() for config_hash in configs}
+        return {
+            (experiment, config_hash) for experiment, configs in self.experiments.items() for config_hash in configs
+        }
 
     def label(self, experiment: str, config_hash: str) -> str:
         entry = self.experiments.get(experiment, {}).get(config_hash, {})

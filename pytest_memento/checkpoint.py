@@ -73,7 +73,11 @@ def _read_header(handle: Any) -> tuple[dict[str, Any], int] | None:
         return None
     buffers = header.get("buffers")
     pickled = header.get("pickle")
-    if not isinstance(pickled, int) or not isinstance(buffers, list) or not all(isinstance(n, int) and n >= 0 for n in buffers):
+    if (
+        not isinstance(pickled, int)
+        or not isinstance(buffers, list)
+        or not all(isinstance(n, int) and n >= 0 for n in buffers)
+    ):
         return None
     if not isinstance(header.get("saves", 0), int) or not isinstance(header.get("saved", 0.0), (int, float)):
         return None
@@ -222,7 +226,9 @@ class Checkpoint:
                 self.ignored = f"{self.path} is truncated"
                 return _NOTHING
             buffers.append(buffer)
-        if self._signer is not None and not self._signer.verify(header.get("sig"), self.key, _content_hash(data, buffers)):
+        if self._signer is not None and not self._signer.verify(
+            header.get("sig"), self.key, _content_hash(data, buffers)
+        ):
             # Never unpickle what this store's secret did not sign.
             self.ignored = f"{self.path} is not signed with this store's secret; not unpickled"
             return _NOTHING
@@ -284,7 +290,8 @@ class Checkpoint:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise CheckpointError(
-                exc.errno, f"could not save the checkpoint to {self.path}: {exc.strerror or exc}; the previous one is kept"
+                exc.errno,
+                f"could not save the checkpoint to {self.path}: {exc.strerror or exc}; the previous one is kept",
             ) from exc
         finally:
             for raw in raws:

@@ -82,7 +82,9 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _selected(store: ResultStore, experiment: str | None, where: list[str] | None = None, stale: bool = False) -> list[tuple[Entry, dict[str, Any]]]:
+def _selected(
+    store: ResultStore, experiment: str | None, where: list[str] | None = None, stale: bool = False
+) -> list[tuple[Entry, dict[str, Any]]]:
     conditions = _conditions(where)
     chosen = []
     for entry in store.iter_entries():
@@ -111,7 +113,9 @@ def _status(store: ResultStore, entry: Entry, experiment: str) -> str:
 
 
 def _format_metrics(metrics: dict[str, Any]) -> str:
-    return " ".join(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}" for name, value in metrics.items())
+    return " ".join(
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}" for name, value in metrics.items()
+    )
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -129,7 +133,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             experiment = str(meta.get("experiment", "?"))
             label = f"{experiment}[{meta.get('test_id', '')}]"
             status = _status(store, entry, experiment)
-            print(f"{entry.key[:12]}  {label}  {status}  {_age(now - entry.time)}  {entry.duration:.2f}s  {_format_metrics(dict(entry.metrics))}")
+            print(
+                f"{entry.key[:12]}  {label}  {status}  {_age(now - entry.time)}  {entry.duration:.2f}s  {_format_metrics(dict(entry.metrics))}"
+            )
         print(f"{len(chosen)} result(s) in {store.root}")
     _problems(problems)
     return 0
@@ -264,15 +270,24 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="memento", description="Inspect a pytest-memento store without running anything.")
+    parser = argparse.ArgumentParser(
+        prog="memento", description="Inspect a pytest-memento store without running anything."
+    )
     parser.add_argument("--version", action="version", version=f"pytest-memento {__version__}")
-    parser.add_argument("--dir", "--memento-dir", dest="dir", help="the store (default: $MEMENTO_DIR, else the nearest .memento upwards)")
+    parser.add_argument(
+        "--dir",
+        "--memento-dir",
+        dest="dir",
+        help="the store (default: $MEMENTO_DIR, else the nearest .memento upwards)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     listing = commands.add_parser("list", help="list stored results")
     listing.add_argument("--experiment", help="only experiments whose id contains this text")
     listing.add_argument("--json", action="store_true", help="print the metadata as JSON")
-    listing.add_argument("--where", action="append", metavar="NAME=VALUE", help="only configurations with this value (repeatable)")
+    listing.add_argument(
+        "--where", action="append", metavar="NAME=VALUE", help="only configurations with this value (repeatable)"
+    )
     listing.add_argument("--stale", action="store_true", help="only results whose experiment's code has changed since")
     listing.set_defaults(run=cmd_list)
 
@@ -282,36 +297,65 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(run=cmd_show)
 
     export = commands.add_parser("export", help=f"write the results table ({', '.join(EXPORT_FORMATS)})")
-    export.add_argument("paths", nargs="+", metavar="PATH", help="files to write (format from the extension), or - for standard output")
+    export.add_argument(
+        "paths", nargs="+", metavar="PATH", help="files to write (format from the extension), or - for standard output"
+    )
     export.add_argument("--format", choices=["csv", "json", "md"], help="format for - (standard output)")
     export.add_argument("--experiment", help="only experiments whose id contains this text")
     export.set_defaults(run=cmd_export)
 
     clear = commands.add_parser("clear", help="remove stored results")
     clear.add_argument("--experiment", help="only experiments whose id contains this text")
-    clear.add_argument("--where", action="append", metavar="NAME=VALUE", help="only configurations with this value (repeatable)")
+    clear.add_argument(
+        "--where", action="append", metavar="NAME=VALUE", help="only configurations with this value (repeatable)"
+    )
     clear.add_argument("--stale", action="store_true", help="only results whose experiment's code has changed since")
     clear.add_argument("--yes", action="store_true", help="confirm removing everything")
     clear.set_defaults(run=cmd_clear)
 
-    checkpoints = commands.add_parser("checkpoints", help="list checkpoints left by interrupted or failed configurations")
+    checkpoints = commands.add_parser(
+        "checkpoints", help="list checkpoints left by interrupted or failed configurations"
+    )
     checkpoints.set_defaults(run=cmd_checkpoints)
 
-    slurm = commands.add_parser("slurm", help="run a grid as a Slurm job array on one shared store, wait, print the table")
+    slurm = commands.add_parser(
+        "slurm", help="run a grid as a Slurm job array on one shared store, wait, print the table"
+    )
     slurm.add_argument("--tasks", type=int, required=True, help="array size: the grid is split into this many shards")
     slurm.add_argument("--time", help="time limit per task (sbatch --time)")
     slurm.add_argument("--partition", help="sbatch --partition")
-    slurm.add_argument("--grace", type=int, default=120, metavar="SECONDS", help="SIGTERM this long before the time limit (default 120)")
-    slurm.add_argument("--sbatch", action="append", metavar="OPTION", help="another sbatch option, e.g. --sbatch=--mem=8G (repeatable)")
+    slurm.add_argument(
+        "--grace",
+        type=int,
+        default=120,
+        metavar="SECONDS",
+        help="SIGTERM this long before the time limit (default 120)",
+    )
+    slurm.add_argument(
+        "--sbatch", action="append", metavar="OPTION", help="another sbatch option, e.g. --sbatch=--mem=8G (repeatable)"
+    )
     slurm.add_argument("--script-only", action="store_true", help="print the sbatch script instead of submitting it")
     slurm.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
     slurm.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up waiting after this long")
-    slurm.add_argument("pytest_args", nargs="+", metavar="PYTEST_ARG", help="what to run, e.g. experiments/ (put -- before options for pytest)")
+    slurm.add_argument(
+        "pytest_args",
+        nargs="+",
+        metavar="PYTEST_ARG",
+        help="what to run, e.g. experiments/ (put -- before options for pytest)",
+    )
     slurm.set_defaults(run=cmd_slurm)
 
     gc = commands.add_parser("gc", help="compact segments, remove unreferenced payloads and temp files")
-    gc.add_argument("--older-than", type=float, default=86400.0, metavar="SECONDS", help="leave files younger than this (default a day)")
-    gc.add_argument("--stale", action="store_true", help="also forget results whose experiment's code has changed since")
+    gc.add_argument(
+        "--older-than",
+        type=float,
+        default=86400.0,
+        metavar="SECONDS",
+        help="leave files younger than this (default a day)",
+    )
+    gc.add_argument(
+        "--stale", action="store_true", help="also forget results whose experiment's code has changed since"
+    )
     gc.add_argument("--dry-run", action="store_true")
     gc.set_defaults(run=cmd_gc)
     return parser

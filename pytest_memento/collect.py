@@ -116,4 +116,3 @@ def keep_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
     if deselected:
         items[:] = [item for item, keep in zip(items, chosen, strict=True) if keep]
         config.hook.pytest_deselected(items=deselected)
-

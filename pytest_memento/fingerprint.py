@@ -80,7 +80,12 @@ def _emit(value: Any, parts: list[str]) -> None:
 
 
 def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         return body[1:] or [ast.Pass()]
     return body
 
@@ -127,7 +132,11 @@ def _find_definition(tree: ast.Module, qualname: str) -> ast.AST | None:
         if name == "<locals>":
             continue
         found = next(
-            (node for node in _walk_scope(scope) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name),
+            (
+                node
+                for node in _walk_scope(scope)
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name
+            ),
             None,
         )
         if found is None:
@@ -262,7 +271,11 @@ class FingerprintCache:
             yield value
         elif not isinstance(value, types.ModuleType) and not callable(value):
             module = sys.modules.get(owner_name)
-            if module is not None and owner_name != namespace.get("__name__") and not self._in_project(getattr(module, "__file__", None)):
+            if (
+                module is not None
+                and owner_name != namespace.get("__name__")
+                and not self._in_project(getattr(module, "__file__", None))
+            ):
                 return  # a constant of an installed package: its version is recorded
             self._constant(f"{owner_name}.{name}", value, parts)
 
@@ -288,7 +301,11 @@ class FingerprintCache:
         if isinstance(value, str) and os.path.isabs(value):
             return self._relative(value)
         if isinstance(value, (list, tuple)):
-            return type(value)(self._portable(item, depth + 1) for item in value) if type(value) in (list, tuple) else value
+            return (
+                type(value)(self._portable(item, depth + 1) for item in value)
+                if type(value) in (list, tuple)
+                else value
+            )
         if isinstance(value, dict):
             return {key: self._portable(item, depth + 1) for key, item in value.items()}
         return value

@@ -162,9 +162,7 @@ def _encode_sequence(tag: bytes, items: Any, path: str) -> bytes:
 
 
 def _encode_mapping(tag: bytes, mapping: Mapping[Any, Any], path: str) -> bytes:
-    pairs = sorted(
-        (encode(key, path), encode(item, f"{path}[{key!r}]")) for key, item in mapping.items()
-    )
+    pairs = sorted((encode(key, path), encode(item, f"{path}[{key!r}]")) for key, item in mapping.items())
     return tag + str(len(pairs)).encode() + b"{" + b"".join(k + v for k, v in pairs) + b"}"
 
 

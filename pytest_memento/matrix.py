@@ -216,7 +216,20 @@ def specs_of(obj: object) -> tuple[MatrixSpec, ...]:
 class Case:
     """One configuration of one experiment."""
 
-    __slots__ = ("config_hash", "encoded", "experiment", "goals", "id", "key", "marks", "matrix_index", "params", "settings", "tolerance", "version")
+    __slots__ = (
+        "config_hash",
+        "encoded",
+        "experiment",
+        "goals",
+        "id",
+        "key",
+        "marks",
+        "matrix_index",
+        "params",
+        "settings",
+        "tolerance",
+        "version",
+    )
 
     def __init__(
         self,
@@ -327,15 +340,21 @@ class _Expander:
 
     def axes(self, parameters: Any, prefix: str) -> list[tuple[tuple[str, ...], list[_Entry]]]:
         if not isinstance(parameters, Mapping):
-            raise self.error(f"{prefix}parameters", f"must be a dict of name -> values, got {type(parameters).__name__}")
+            raise self.error(
+                f"{prefix}parameters", f"must be a dict of name -> values, got {type(parameters).__name__}"
+            )
         axes = []
         for raw_key, values in parameters.items():
             names = self.names_of(raw_key, prefix)
             where = f"{prefix}parameters[{raw_key!r}]"
             if isinstance(values, (str, bytes, Mapping)):
-                raise self.error(where, f"values must be a list, got {type(values).__name__} {values!r}; write [{values!r}]")
+                raise self.error(
+                    where, f"values must be a list, got {type(values).__name__} {values!r}; write [{values!r}]"
+                )
             if not isinstance(values, list):
-                raise self.error(where, f"values must be a non-empty finite iterable, got {type(values).__name__} {values!r}")
+                raise self.error(
+                    where, f"values must be a non-empty finite iterable, got {type(values).__name__} {values!r}"
+                )
             if not values:
                 raise self.error(where, "has no values (an empty list gives an empty grid)")
             if len(values) > MAX_GRID:
@@ -365,16 +384,16 @@ class _Expander:
                 values = tuple(values[0])
         elif len(names) > 1:
             if not isinstance(value, (tuple, list)):
-                raise self.error(f"{where}[{index}]", f"expected a tuple of {len(names)} values for {names}, got {value!r}")
+                raise self.error(
+                    f"{where}[{index}]", f"expected a tuple of {len(names)} values for {names}, got {value!r}"
+                )
             values = tuple(value)
         else:
             values = (value,)
         if len(values) != len(names):
             raise self.error(f"{where}[{index}]", f"gives {len(values)} value(s) for {len(names)} name(s) {names}")
         hint = 'give it an id: pytest.param(value, id="...")'
-        encodings = tuple(
-            self.encode(item, f"{where}[{index}]", param_id, hint) for item in values
-        )
+        encodings = tuple(self.encode(item, f"{where}[{index}]", param_id, hint) for item in values)
         if param_id is None:
             ids = [_auto_id(item, name, index) for item, name in zip(values, names, strict=True)]
             entry_id = "-".join(ids)
@@ -411,7 +430,14 @@ class _Expander:
             values[name] = value
         return values, encodings
 
-    def matches(self, partial: Mapping[str, Any], names: Sequence[str], encodings: Sequence[bytes], values: Sequence[Any], where: str) -> bool:
+    def matches(
+        self,
+        partial: Mapping[str, Any],
+        names: Sequence[str],
+        encodings: Sequence[bytes],
+        values: Sequence[Any],
+        where: str,
+    ) -> bool:
         for name, wanted in partial.items():
             position = names.index(name)
             if _is_param_set(wanted) and len(wanted.values) == 1:
@@ -464,7 +490,10 @@ class _Expander:
 
     def check_rules(self, rules: Any, names: list[str], what: str, prefix: str) -> list[Any]:
         if not isinstance(rules, list):
-            raise self.error(f"{prefix}{what}", f"must be a list of dicts{' or callables' if what == 'exclude' else ''}, got {type(rules).__name__}")
+            raise self.error(
+                f"{prefix}{what}",
+                f"must be a list of dicts{' or callables' if what == 'exclude' else ''}, got {type(rules).__name__}",
+            )
         for index, rule in enumerate(rules):
             where = f"{prefix}{what}[{index}]"
             if callable(rule) and what == "exclude":
@@ -477,10 +506,22 @@ class _Expander:
             if what == "include":
                 missing = [name for name in names if name not in rule]
                 if missing:
-                    raise self.error(where, f"an included configuration needs every parameter; missing {', '.join(map(repr, missing))}")
+                    raise self.error(
+                        where,
+                        f"an included configuration needs every parameter; missing {', '.join(map(repr, missing))}",
+                    )
         return rules
 
-    def excluded(self, rules: list[Any], names: list[str], encodings: list[bytes], values: list[Any], params: dict[str, Any], settings: dict[str, Any], prefix: str) -> bool:
+    def excluded(
+        self,
+        rules: list[Any],
+        names: list[str],
+        encodings: list[bytes],
+        values: list[Any],
+        params: dict[str, Any],
+        settings: dict[str, Any],
+        prefix: str,
+    ) -> bool:
         for index, rule in enumerate(rules):
             if isinstance(rule, Mapping):
                 if self.matches(rule, names, encodings, values, f"{prefix}exclude[{index}]"):
@@ -493,7 +534,17 @@ class _Expander:
                 raise self.error(f"{prefix}exclude[{index}]", f"calling it with {params!r} raised {exc!r}") from None
         return False
 
-    def include_case(self, extra: Mapping[str, Any], index: int, names: list[str], settings: dict[str, Any], setting_encodings: dict[str, bytes], spec: MatrixSpec, number: int, prefix: str) -> Case:
+    def include_case(
+        self,
+        extra: Mapping[str, Any],
+        index: int,
+        names: list[str],
+        settings: dict[str, Any],
+        setting_encodings: dict[str, bytes],
+        spec: MatrixSpec,
+        number: int,
+        prefix: str,
+    ) -> Case:
         where = f"{prefix}include[{index}]"
         params: dict[str, Any] = {}
         encodings: dict[str, bytes] = {}

@@ -244,7 +244,9 @@ def _show_url(url: str) -> str:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """A redirected POST would be replayed as a body-less GET: report it instead."""
 
-    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> None:
         return None
 
 
@@ -353,15 +355,29 @@ def email_settings_from(values: Mapping[str, str], env: Mapping[str, str]) -> Em
         elif raw_tls.lower() in _FALSE:
             starttls = False
         else:
-            raise NotifyError(f"memento_smtp_starttls: invalid value {raw_tls!r} (expected true/false, yes/no, on/off or 1/0)")
+            raise NotifyError(
+                f"memento_smtp_starttls: invalid value {raw_tls!r} (expected true/false, yes/no, on/off or 1/0)"
+            )
 
-    timeout = _number(values, "memento_smtp_timeout", 10.0, float, lambda n: math.isfinite(n) and n > 0, "a positive number of seconds")
+    timeout = _number(
+        values,
+        "memento_smtp_timeout",
+        10.0,
+        float,
+        lambda n: math.isfinite(n) and n > 0,
+        "a positive number of seconds",
+    )
 
     return EmailSettings(host=host, port=port, sender=sender, recipients=recipients, starttls=starttls, timeout=timeout)
 
 
 def _number(
-    values: Mapping[str, str], key: str, default: float, convert: Callable[[str], float], valid: Callable[[float], bool], expected: str
+    values: Mapping[str, str],
+    key: str,
+    default: float,
+    convert: Callable[[str], float],
+    valid: Callable[[float], bool],
+    expected: str,
 ) -> float:
     """The number under ``key`` (``default`` when unset); an error naming
     the key and value when it does not parse or is out of range."""
@@ -416,7 +432,9 @@ def send_email(settings: EmailSettings, summary: Mapping[str, Any], env: Mapping
     password = env.get(settings.password_env, "")
     hint = ""
     if bool(user) != bool(password):
-        have, missing = (settings.user_env, settings.password_env) if user else (settings.password_env, settings.user_env)
+        have, missing = (
+            (settings.user_env, settings.password_env) if user else (settings.password_env, settings.user_env)
+        )
         hint = f" ({have} is set but {missing} is not, so no login was attempted)"
     try:
         if not settings.recipients:

@@ -26,10 +26,14 @@ HELP_DIR = "Where results and checkpoints live (default: .memento under rootdir;
 HELP_RERUN = "Run every configuration again and replace stored results."
 HELP_CACHED_ONLY = "Run nothing: report stored configurations, skip the rest as not cached."
 HELP_EXPORT = "Write the run's results table to PATH (.csv, .json or .md by extension); may be given several times."
-HELP_BASELINE = "Compare metrics with a baseline FILE: a metric worse than its baseline beyond tolerance fails its item."
+HELP_BASELINE = (
+    "Compare metrics with a baseline FILE: a metric worse than its baseline beyond tolerance fails its item."
+)
 HELP_SAVE_BASELINE = "Write this run's metrics (ran and cached) as a baseline FILE to commit."
 HELP_TOLERANCE = "Tolerance for every metric in baseline comparisons (overrides the matrices' tolerance=)."
-HELP_TABLE = "The results table at the end of a run: auto (list small grids, summarise large ones), full, summary or off."
+HELP_TABLE = (
+    "The results table at the end of a run: auto (list small grids, summarise large ones), full, summary or off."
+)
 HELP_VERIFY = "Re-run stored configurations (all, or a deterministic FRACTION of them) without replacing them; fail those whose metrics differ."
 HELP_SHARD = "Run only shard K of N (1-based) of the selected configurations, or 'auto' to read it from Slurm array or CI variables."
 HELP_WEBHOOK = "POST a JSON summary (Slack/Teams 'text' field) to URL when the run ends (env MEMENTO_WEBHOOK)."
@@ -41,7 +45,9 @@ EMAIL_INI = {
     "memento_smtp_starttls": "Use STARTTLS (default true).",
     "memento_smtp_timeout": "SMTP timeout in seconds.",
 }
-HELP_RETRIES = "With xdist: put an item whose worker died back in the queue up to N times (it resumes from its checkpoint)."
+HELP_RETRIES = (
+    "With xdist: put an item whose worker died back in the queue up to N times (it resumes from its checkpoint)."
+)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -55,7 +61,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memento-dir", dest="memento_dir", metavar="PATH", default=None, help=HELP_DIR)
     group.addoption("--memento-rerun", dest="memento_rerun", action="store_true", help=HELP_RERUN)
     group.addoption("--memento-cached-only", dest="memento_cached_only", action="store_true", help=HELP_CACHED_ONLY)
-    group.addoption("--memento-verify", dest="memento_verify", metavar="FRACTION", nargs="?", const="1", default=None, help=HELP_VERIFY)
+    group.addoption(
+        "--memento-verify",
+        dest="memento_verify",
+        metavar="FRACTION",
+        nargs="?",
+        const="1",
+        default=None,
+        help=HELP_VERIFY,
+    )
     group.addoption("--memento-shard", dest="memento_shard", metavar="K/N", help=HELP_SHARD)
     group.addoption("--memento-retries", dest="memento_retries", metavar="N", type=int, default=None, help=HELP_RETRIES)
     group.addoption("--memento-export", dest="memento_export", metavar="PATH", action="append", help=HELP_EXPORT)
@@ -68,10 +82,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("memento_webhook", HELP_WEBHOOK, default="")
     for name, text in EMAIL_INI.items():
         parser.addini(name, text, default="")
-    parser.addini("memento_secret_env", "Name of the environment variable holding the secret that signs the store (default MEMENTO_SECRET).", default="")
+    parser.addini(
+        "memento_secret_env",
+        "Name of the environment variable holding the secret that signs the store (default MEMENTO_SECRET).",
+        default="",
+    )
     parser.addini("memento_retries", HELP_RETRIES, default="0")
-    parser.addini("memento_stale", "What to do with a stored result whose experiment code changed: rerun (default) or keep (use it, with a warning).", default="rerun")
-    parser.addini("memento_seed", "Seed random, numpy and torch from config.seed (else the key) before each item (default true).", default="true")
+    parser.addini(
+        "memento_stale",
+        "What to do with a stored result whose experiment code changed: rerun (default) or keep (use it, with a warning).",
+        default="rerun",
+    )
+    parser.addini(
+        "memento_seed",
+        "Seed random, numpy and torch from config.seed (else the key) before each item (default true).",
+        default="true",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -100,7 +126,9 @@ def pytest_configure(config: pytest.Config) -> None:
         shard = parse_shard(config.option.memento_shard, os.environ) if config.option.memento_shard else None
         notifiers = notifiers_from(config)
     except (SettingsError, ShardError, NotifyError) as exc:
-        raise pytest.UsageError(f"pytest-memento: {'--memento-shard: ' if isinstance(exc, ShardError) else ''}{exc}") from None
+        raise pytest.UsageError(
+            f"pytest-memento: {'--memento-shard: ' if isinstance(exc, ShardError) else ''}{exc}"
+        ) from None
     cache = getattr(config, "cache", None)
     last_failed: dict[str, Any] = cache.get("cache/lastfailed", {}) if cache is not None else {}
     config.stash[SESSION_KEY] = MementoSession(
@@ -124,7 +152,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str, obj: object) -> pytest.Collector | None:
+def pytest_pycollect_makeitem(
+    collector: pytest.Module | pytest.Class, name: str, obj: object
+) -> pytest.Collector | None:
     # A bad matrix is a collection error of its own experiment only.
     return collect.expand_or_error(collector, name, obj)
 
@@ -202,7 +232,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     return runner.annotate(item, report)
 
@@ -248,8 +280,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def notifiers_from(config: pytest.Config) -> Notifiers:
     """Webhook (option, ini, then MEMENTO_WEBHOOK) and e-mail (ini) settings."""
-    webhook = config.option.memento_webhook or str(config.getini("memento_webhook")) or os.environ.get("MEMENTO_WEBHOOK", "")
+    webhook = (
+        config.option.memento_webhook or str(config.getini("memento_webhook")) or os.environ.get("MEMENTO_WEBHOOK", "")
+    )
     if webhook and not webhook.startswith(("http://", "https://")):
-        raise NotifyError(f"--memento-webhook / memento_webhook: expected an http:// or https:// URL, got {webhook[:40]!r}")
+        raise NotifyError(
+            f"--memento-webhook / memento_webhook: expected an http:// or https:// URL, got {webhook[:40]!r}"
+        )
     values = {name: str(config.getini(name)) for name in EMAIL_INI}
-    return Notifiers(webhook=webhook or None, email=email_settings_from({k: v for k, v in values.items() if v}, os.environ))
+    return Notifiers(
+        webhook=webhook or None, email=email_settings_from({k: v for k, v in values.items() if v}, os.environ)
+    )

@@ -23,7 +23,14 @@ from typing import Any
 __all__ = ["environment", "git_state", "packages_of", "seed_everything", "seed_for"]
 
 #: Always recorded when loaded, whatever the experiment module imports.
-NOTABLE = {"numpy": "numpy", "torch": "torch", "sklearn": "scikit-learn", "pandas": "pandas", "jax": "jax", "scipy": "scipy"}
+NOTABLE = {
+    "numpy": "numpy",
+    "torch": "torch",
+    "sklearn": "scikit-learn",
+    "pandas": "pandas",
+    "jax": "jax",
+    "scipy": "scipy",
+}
 
 
 def _git(root: Path, *args: str) -> str | None:

@@ -36,10 +36,25 @@ FIXED_COLUMNS = ("experiment", "id", "status", "key", "duration")
 Row = dict[str, Any]
 
 
-def make_row(*, experiment: str, test_id: str, status: str, key: str, duration: float, config: Mapping[str, Any], metrics: Mapping[str, Any]) -> Row:
+def make_row(
+    *,
+    experiment: str,
+    test_id: str,
+    status: str,
+    key: str,
+    duration: float,
+    config: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+) -> Row:
     """One flat row; a metric named like a fixed or config column becomes
     ``metric:<name>`` so nothing is overwritten."""
-    row: Row = {"experiment": experiment, "id": test_id, "status": status, "key": key, "duration": round(float(duration), 6)}
+    row: Row = {
+        "experiment": experiment,
+        "id": test_id,
+        "status": status,
+        "key": key,
+        "duration": round(float(duration), 6),
+    }
     for name, value in config.items():
         row[name if name not in FIXED_COLUMNS else f"config:{name}"] = value
     for name, value in metrics.items():
@@ -135,7 +150,14 @@ def write_export(path: Path, rows: Sequence[Row]) -> None:
 
 
 #: Status words in tables and exports, from pytest outcomes.
-STATUS = {"passed": "ran", "cached": "cached", "failed": "failed", "error": "error", "skipped": "skipped", "crashed": "crashed"}
+STATUS = {
+    "passed": "ran",
+    "cached": "cached",
+    "failed": "failed",
+    "error": "error",
+    "skipped": "skipped",
+    "crashed": "crashed",
+}
 
 
 def rows_from_run(records: Iterable[Mapping[str, Any]]) -> list[Row]:
@@ -174,7 +196,11 @@ def _aligned(header: list[str], cells: list[list[str]], width: int) -> tuple[lis
 
 
 def _best(records: list[Mapping[str, Any]], metric: str, goal: str | None) -> tuple[float, float, float, str] | None:
-    values = [(r["metrics"][metric], r.get("test_id", "")) for r in records if isinstance(r.get("metrics", {}).get(metric), (int, float))]
+    values = [
+        (r["metrics"][metric], r.get("test_id", ""))
+        for r in records
+        if isinstance(r.get("metrics", {}).get(metric), (int, float))
+    ]
     values = [(float(v), i) for v, i in values if not (isinstance(v, float) and math.isnan(v))]
     if not values:
         return None
@@ -186,7 +212,14 @@ def _best(records: list[Mapping[str, Any]], metric: str, goal: str | None) -> tu
     return best[0], worst[0], mean, best[1]
 
 
-def format_table(records: Iterable[Mapping[str, Any]], *, width: int = 100, mode: str = "auto", max_rows: int = 30, export_hint: str = "") -> list[str]:
+def format_table(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    width: int = 100,
+    mode: str = "auto",
+    max_rows: int = 30,
+    export_hint: str = "",
+) -> list[str]:
     """Lines of the end-of-run table: per experiment, one row per
     configuration (status, parameters, duration, metrics), or for grids over
     ``max_rows`` (or ``mode == "summary"``) counts and per-metric best, worst
@@ -213,7 +246,9 @@ def format_table(records: Iterable[Mapping[str, Any]], *, width: int = 100, mode
                     continue
                 best, worst, mean, where = found
                 direction = {"max": "max is best", "min": "min is best"}.get(goals.get(metric, ""), "no goal: highest")
-                lines.append(f"  {metric} ({direction}): best {_short(best)}, worst {_short(worst)}, mean {_short(mean)}")
+                lines.append(
+                    f"  {metric} ({direction}): best {_short(best)}, worst {_short(worst)}, mean {_short(mean)}"
+                )
                 lines.append(f"    best: {where}" if len(where) + 10 <= width else f"    best: {where[: width - 11]}…")
             if export_hint:
                 lines.append(f"  every configuration: {export_hint}")
@@ -223,7 +258,10 @@ def format_table(records: Iterable[Mapping[str, Any]], *, width: int = 100, mode
         header = ["status", *metrics, *parameters, "duration"] if len(metrics) else ["status", *parameters, "duration"]
         cells = []
         for record in group:
-            config, values = {**(record.get("config") or {}), **(record.get("labels") or {})}, record.get("metrics") or {}
+            config, values = (
+                {**(record.get("config") or {}), **(record.get("labels") or {})},
+                record.get("metrics") or {},
+            )
             status = STATUS.get(record.get("outcome", ""), str(record.get("outcome", "")))
             duration = record.get("duration")
             cells.append(

@@ -28,7 +28,12 @@ class ReportObserver:
                 rows[report.nodeid]["outcome"] = "error"
             elif report.failed and report.when not in ("setup", "call", "teardown"):
                 # xdist's report for an item whose worker died.
-                rows[report.nodeid] = {"nodeid": report.nodeid, "outcome": "crashed", "reason": "worker died", "error": _error_line(report)}
+                rows[report.nodeid] = {
+                    "nodeid": report.nodeid,
+                    "outcome": "crashed",
+                    "reason": "worker died",
+                    "error": _error_line(report),
+                }
             return
         if report.failed:
             info = {**info, "error": _error_line(report)}
@@ -49,7 +54,12 @@ def terminal_summary(reporter: pytest.TerminalReporter, session: MementoSession)
     settings = session.report
     if settings.table != "off" and log.rows:
         hint = f"see {settings.exports[0]}" if settings.exports else "write them all with --memento-export results.csv"
-        for line in format_table(log.rows.values(), width=reporter._tw.fullwidth if hasattr(reporter, "_tw") else 100, mode=settings.table, export_hint=hint):
+        for line in format_table(
+            log.rows.values(),
+            width=reporter._tw.fullwidth if hasattr(reporter, "_tw") else 100,
+            mode=settings.table,
+            export_hint=hint,
+        ):
             reporter.write_line(line)
     counts = log.counts()
     order = ["passed", CACHED, "failed", "error", "skipped"]
@@ -87,7 +97,9 @@ def baseline_summary(session: MementoSession) -> list[str]:
         f"baseline {baseline.path}: {len(regressed)} worse, {len(improved)} better, "
         f"{len(new)} new (not in the baseline), {len(missing)} missing from this run"
     ]
-    lines += [f"  worse: {row['experiment']}[{row['test_id']}] {text}" for row in regressed for text in row["regressions"]]
+    lines += [
+        f"  worse: {row['experiment']}[{row['test_id']}] {text}" for row in regressed for text in row["regressions"]
+    ]
     lines += [f"  better: {row['experiment']}[{row['test_id']}] {text}" for row in improved for text in row["improved"]]
     lines += [f"  new: {row['experiment']}[{row['test_id']}]" for row in new[:20]]
     lines += [f"  missing: {baseline.label(*pair)}" for pair in missing[:20]]
@@ -111,10 +123,11 @@ def write_outputs(config: pytest.Config) -> None:
         kept = [row for row in records if row.get("outcome") in ("passed", CACHED)]
         try:
             count = write_baseline(settings.save_baseline, kept)
-            log.outputs.append(f"saved the metrics of {count} configuration(s) as a baseline in {settings.save_baseline}")
+            log.outputs.append(
+                f"saved the metrics of {count} configuration(s) as a baseline in {settings.save_baseline}"
+            )
         except (OSError, ValueError) as exc:
             log.problems.append(f"could not write the baseline {settings.save_baseline}: {exc}")
-
 
 
 def _error_line(report: pytest.TestReport) -> str:
@@ -126,7 +139,14 @@ def _error_line(report: pytest.TestReport) -> str:
 #: Warnings listed at the end of a run without -v.
 MAX_WARNINGS = 20
 
-COUNTED = {"passed": "ran", CACHED: "cached", "failed": "failed", "error": "error", "skipped": "skipped", "crashed": "crashed"}
+COUNTED = {
+    "passed": "ran",
+    CACHED: "cached",
+    "failed": "failed",
+    "error": "error",
+    "skipped": "skipped",
+    "crashed": "crashed",
+}
 
 
 def run_summary(session: MementoSession, *, command: str, duration: float, exitstatus: int) -> dict[str, Any]:
@@ -172,7 +192,14 @@ def best_configurations(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             slot = (row["experiment"], metric)
             current = best.get(slot)
             if current is None or (value < current["value"] if goal == "min" else value > current["value"]):
-                best[slot] = {"experiment": row["experiment"], "metric": metric, "goal": goal, "value": value, "id": row.get("test_id", ""), "config": row.get("config", {})}
+                best[slot] = {
+                    "experiment": row["experiment"],
+                    "metric": metric,
+                    "goal": goal,
+                    "value": value,
+                    "id": row.get("test_id", ""),
+                    "config": row.get("config", {}),
+                }
     return [best[slot] for slot in sorted(best)]
 
 
@@ -192,4 +219,6 @@ def finish(config: pytest.Config, exitstatus: int) -> None:
     config.hook.pytest_memento_run_finished(summary=summary)
     targets = session.notifiers
     if targets.webhook or targets.email:
-        session.log.problems.extend(notify_all(summary, webhook_url=targets.webhook, email=targets.email, env=os.environ))
+        session.log.problems.extend(
+            notify_all(summary, webhook_url=targets.webhook, email=targets.email, env=os.environ)
+        )

@@ -98,7 +98,14 @@ def protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     return True
 
 
-def _report(item: pytest.Item, keywords: dict[str, Literal[1]], when: str, outcome: str = "passed", longrepr: Any = None, **extra: Any) -> pytest.TestReport:
+def _report(
+    item: pytest.Item,
+    keywords: dict[str, Literal[1]],
+    when: str,
+    outcome: str = "passed",
+    longrepr: Any = None,
+    **extra: Any,
+) -> pytest.TestReport:
     now = time.time()
     return pytest.TestReport(
         item.nodeid,
@@ -312,8 +319,12 @@ def _verify(item: pytest.Item, case: Case, decision: Decision, report: pytest.Te
     missing = sorted(set(stored) - set(info["metrics"]))
     info["verified"] = not differ and not missing
     if differ or missing:
-        lines = [f"not reproduced: {case.experiment}[{case.id}] config {info['config']} (stored {decision.entry.key[:12]})"]
-        lines += [f"  {c.metric}: stored {c.baseline:.6g}, now {c.current:.6g} (tolerance {c.tolerance:g})" for c in differ]
+        lines = [
+            f"not reproduced: {case.experiment}[{case.id}] config {info['config']} (stored {decision.entry.key[:12]})"
+        ]
+        lines += [
+            f"  {c.metric}: stored {c.baseline:.6g}, now {c.current:.6g} (tolerance {c.tolerance:g})" for c in differ
+        ]
         lines += [f"  {name}: stored {stored[name]!r}, now missing" for name in missing]
         report.outcome = "failed"
         report.longrepr = "\n".join(lines)
@@ -336,7 +347,9 @@ def _hold_against_baseline(item: pytest.Item, case: Case, report: pytest.TestRep
     if worse:
         item.stash[REGRESSED_KEY] = True
         info["regressions"] = [c.describe() for c in worse]
-        lines = [f"metric regression against {settings.baseline.path}: {case.experiment}[{case.id}] config {info['config']}"]
+        lines = [
+            f"metric regression against {settings.baseline.path}: {case.experiment}[{case.id}] config {info['config']}"
+        ]
         lines += [f"  {c.describe()}" for c in worse]
         report.outcome = "failed"
         report.longrepr = "\n".join(lines)
@@ -404,7 +417,10 @@ def store_if_passed(item: pytest.Item) -> None:
         # seconds and at session end); slow ones, and any that saved a
         # checkpoint (removed right after), at once.
         quick = called.duration < session.store.max_delay and (checkpoint is None or not checkpoint.exists)
-        code = {"fingerprint_parts": session.fingerprint(item.function).parts, "packages": session.packages(item.module)}  # type: ignore[attr-defined]
+        code = {
+            "fingerprint_parts": session.fingerprint(item.function).parts,
+            "packages": session.packages(item.module),
+        }  # type: ignore[attr-defined]
         session.store.put(case.key, record, payload, defer=quick, code=code)
     except OSError as exc:
         pytest.fail(
@@ -415,7 +431,9 @@ def store_if_passed(item: pytest.Item) -> None:
         checkpoint.remove()
 
 
-def _provenance(item: pytest.Item, case: Case, session: MementoSession, checkpoint: Checkpoint | None) -> dict[str, Any]:
+def _provenance(
+    item: pytest.Item, case: Case, session: MementoSession, checkpoint: Checkpoint | None
+) -> dict[str, Any]:
     fingerprint = session.fingerprint(item.function)  # type: ignore[attr-defined]
     extra: dict[str, Any] = {
         "fingerprint": fingerprint.value,
@@ -492,7 +510,9 @@ def retries_of(cli: int | None, ini: str) -> int:
         try:
             value, where = int(ini or "0"), "memento_retries (ini)"
         except ValueError:
-            raise pytest.UsageError(f"pytest-memento: memento_retries (ini): expected a whole number, got {ini!r}") from None
+            raise pytest.UsageError(
+                f"pytest-memento: memento_retries (ini): expected a whole number, got {ini!r}"
+            ) from None
     if value < 0:
         raise pytest.UsageError(f"pytest-memento: {where}: expected 0 or more, got {value}")
     return value
@@ -519,8 +539,6 @@ def restore_sigterm(config: pytest.Config) -> None:
     handler = config.stash.get(SIGTERM_KEY, None)
     if handler is not None and signal.getsignal(signal.SIGTERM) is handler:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 
 
 @contextlib.contextmanager

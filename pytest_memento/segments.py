@@ -17,7 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["COMPACT", "Entry", "Scan", "blob_of", "mtime", "number", "raw_record", "read_segment", "signed_parts", "valid_key"]
+__all__ = [
+    "COMPACT",
+    "Entry",
+    "Scan",
+    "blob_of",
+    "mtime",
+    "number",
+    "raw_record",
+    "read_segment",
+    "signed_parts",
+    "valid_key",
+]
 
 COMPACT = (",", ":")
 _KEY = re.compile(r"[0-9a-f]{64}")

@@ -108,7 +108,9 @@ def resolve_settings(
         if not 0 < fraction <= 1:
             raise SettingsError(f"--memento-verify: expected a fraction in (0, 1], got {verify!r}")
         if rerun or cached_only:
-            raise SettingsError("--memento-verify re-runs stored configurations; it cannot go with --memento-rerun or --memento-cached-only")
+            raise SettingsError(
+                "--memento-verify re-runs stored configurations; it cannot go with --memento-rerun or --memento-cached-only"
+            )
     if stale.strip().lower() not in ("rerun", "keep"):
         raise SettingsError(f"memento_stale (ini): expected rerun or keep, got {stale!r}")
     return Settings(
@@ -163,7 +165,9 @@ def resolve_report_settings(
     if save_baseline is not None:
         saved = invocation_dir / save_baseline
         if not saved.parent.is_dir() or saved.is_dir():
-            raise SettingsError(f"--memento-save-baseline {saved}: the directory does not exist or the path is a directory")
+            raise SettingsError(
+                f"--memento-save-baseline {saved}: the directory does not exist or the path is a directory"
+            )
     override = None
     if tolerance is not None:
         try:
@@ -282,7 +286,13 @@ class MementoSession:
     """Per-process state: settings, the store and this process's decisions."""
 
     def __init__(
-        self, settings: Settings, *, rootdir: Path, last_failed: Callable[[str], bool], worker: str = "master", signer: Signer | None = None
+        self,
+        settings: Settings,
+        *,
+        rootdir: Path,
+        last_failed: Callable[[str], bool],
+        worker: str = "master",
+        signer: Signer | None = None,
     ) -> None:
         self.settings = settings
         self.rootdir = rootdir
@@ -346,14 +356,20 @@ class MementoSession:
         if entry is not None and not self.store.signature_ok(entry):
             refused = f"{case.experiment}[{case.id}]: stored result {case.key[:12]} is not signed with this store's secret; not used, not unpickled"
             return Decision(RUN, "signature refused", problems=(*problems, refused))
-        if entry is not None and self.settings.verify is not None and int(case.key[:8], 16) < self.settings.verify * 2**32:
+        if (
+            entry is not None
+            and self.settings.verify is not None
+            and int(case.key[:8], 16) < self.settings.verify * 2**32
+        ):
             return Decision(RUN, "--memento-verify", entry, problems, verify=True)
         if entry is not None:
             if entry.fingerprint == fingerprint.value:
                 return Decision(CACHED, "stored", entry, problems)
             stale = f"code changed ({self._what_changed(entry, fingerprint)})"
             if self.settings.keep_stale or self.settings.cached_only:
-                return Decision(CACHED, f"stale, kept: {stale}", entry, (*problems, f"{case.experiment}[{case.id}]: {stale}; kept"))
+                return Decision(
+                    CACHED, f"stale, kept: {stale}", entry, (*problems, f"{case.experiment}[{case.id}]: {stale}; kept")
+                )
             return Decision(RUN, stale, problems=problems)
         if self.settings.cached_only:
             return Decision(NOT_CACHED, "not cached", problems=problems)
@@ -380,4 +396,3 @@ class MementoSession:
             return os.path.relpath(self.settings.store_dir)
         except ValueError:  # other drive on Windows
             return str(self.settings.store_dir)
-

@@ -58,7 +58,9 @@ def _from_environment(env: Mapping[str, str]) -> tuple[int, int]:
         if index_name not in env and count_name not in env:
             continue
         if index_name not in env or count_name not in env:
-            raise ShardError(f"auto: {index_name} and {count_name} must both be set (read {index_name}={env.get(index_name)!r}, {count_name}={env.get(count_name)!r})")
+            raise ShardError(
+                f"auto: {index_name} and {count_name} must both be set (read {index_name}={env.get(index_name)!r}, {count_name}={env.get(count_name)!r})"
+            )
         index = _number(env[index_name], index_name)
         count = _number(env[count_name], count_name)
         read = f"read {index_name}={env[index_name]!r}, {count_name}={env[count_name]!r}"

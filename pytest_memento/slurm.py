@@ -56,8 +56,21 @@ class ArrayJob:
         if self.partition:
             directives.append(f"--partition={self.partition}")
         directives += list(self.extra_sbatch)
-        command = [self.python, "-m", "pytest", *self.pytest_args, "--memento-dir", str(self.store), "--memento-shard", "auto"]
-        lines = ["#!/bin/bash", *(f"#SBATCH {directive}" for directive in directives), f"cd {shlex.quote(str(self.workdir))}"]
+        command = [
+            self.python,
+            "-m",
+            "pytest",
+            *self.pytest_args,
+            "--memento-dir",
+            str(self.store),
+            "--memento-shard",
+            "auto",
+        ]
+        lines = [
+            "#!/bin/bash",
+            *(f"#SBATCH {directive}" for directive in directives),
+            f"cd {shlex.quote(str(self.workdir))}",
+        ]
         lines.append("exec " + " ".join(shlex.quote(part) for part in command))
         return "\n".join(lines) + "\n"
 

@@ -116,7 +116,9 @@ def _problem_sink(message: str) -> None:
 class ResultStore:
     """Results of passed configurations, addressed by config key."""
 
-    def __init__(self, root: Path, on_problem: Callable[[str], None] | None = None, signer: Signer | None = None) -> None:
+    def __init__(
+        self, root: Path, on_problem: Callable[[str], None] | None = None, signer: Signer | None = None
+    ) -> None:
         self.root = Path(root)
         #: Signs results on write and checks them before unpickling (shared stores).
         self.signer = signer
@@ -171,7 +173,6 @@ class ResultStore:
             return []
         return [self.segments / name for name in names]
 
-
     def get(self, key: str) -> Entry | None:
         """The live entry for ``key``, or None."""
         if key in self._pending_keys:
@@ -182,7 +183,10 @@ class ResultStore:
         """Record the code ``experiment`` has now (so listing tells stale
         results apart without importing anything). Written with the next batch."""
         now = time.time()
-        line = json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": now}, separators=COMPACT).encode() + b"\n"
+        line = (
+            json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": now}, separators=COMPACT).encode()
+            + b"\n"
+        )
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending.append((None, line))
@@ -254,7 +258,9 @@ class ResultStore:
         with the same secret (its key, payload hash, metrics and code)."""
         if self.signer is None:
             return True
-        return self.signer.verify(entry.signature, *signed_parts(entry.key, entry.sha256, entry.metrics, entry.fingerprint))
+        return self.signer.verify(
+            entry.signature, *signed_parts(entry.key, entry.sha256, entry.metrics, entry.fingerprint)
+        )
 
     def payload(self, entry: Entry) -> bytes:
         """The pickled bytes of ``entry``, checked against their signature
@@ -347,7 +353,13 @@ class ResultStore:
             self._handle = None
 
     def put(
-        self, key: str, meta: Mapping[str, Any], payload: bytes, *, defer: bool = False, code: Mapping[str, Any] | None = None
+        self,
+        key: str,
+        meta: Mapping[str, Any],
+        payload: bytes,
+        *,
+        defer: bool = False,
+        code: Mapping[str, Any] | None = None,
     ) -> None:
         """Store ``payload`` (already pickled) and its metadata under ``key``.
 
@@ -375,20 +387,47 @@ class ResultStore:
         duration = number(meta.get("duration"))
         fingerprint = meta.get("fingerprint")
         config_hash, version = meta.get("config_hash"), meta.get("version")
-        head = {"op": "put", "k": key, "t": now, "m": metrics, "d": duration, "f": fingerprint, "n": len(inline), "h": digest, "b": blob, "c": config_hash, "v": version}
+        head = {
+            "op": "put",
+            "k": key,
+            "t": now,
+            "m": metrics,
+            "d": duration,
+            "f": fingerprint,
+            "n": len(inline),
+            "h": digest,
+            "b": blob,
+            "c": config_hash,
+            "v": version,
+        }
         signature = None
         if self.signer is not None:
             signature = head["s"] = self.signer.sign(*signed_parts(key, digest, metrics, fingerprint))
         head_line = json.dumps(head, separators=COMPACT).encode() + b"\n"
         meta_line = json.dumps({**meta, "format": FORMAT}, separators=COMPACT).encode() + b"\n"
         entry = Entry(
-            key, now, metrics, duration, fingerprint, self.segments, len(head_line), len(head_line) + len(meta_line),
-            len(inline), digest, blob, self._env, config_hash, version, signature,
+            key,
+            now,
+            metrics,
+            duration,
+            fingerprint,
+            self.segments,
+            len(head_line),
+            len(head_line) + len(meta_line),
+            len(inline),
+            digest,
+            blob,
+            self._env,
+            config_hash,
+            version,
+            signature,
         )
         record = head_line + meta_line + inline + b"\n"
         if code and isinstance(fingerprint, str) and fingerprint not in self._code_written:
             # Shared by every result of this code: written once, not per result.
-            code_line = json.dumps({"op": "code", "f": fingerprint, "about": dict(code)}, separators=COMPACT).encode() + b"\n"
+            code_line = (
+                json.dumps({"op": "code", "f": fingerprint, "about": dict(code)}, separators=COMPACT).encode() + b"\n"
+            )
             entry.meta_offset += len(code_line)
             entry.payload_offset += len(code_line)
             record = code_line + record
@@ -481,7 +520,11 @@ class ResultStore:
         return sorted(set(doomed))
 
     def _write_compacted(
-        self, live: list[Entry], deleted: Mapping[str, float], code: Mapping[str, Any], current: Mapping[str, tuple[str, float]]
+        self,
+        live: list[Entry],
+        deleted: Mapping[str, float],
+        code: Mapping[str, Any],
+        current: Mapping[str, tuple[str, float]],
     ) -> None:
         # Deletions are kept (they are one short line each): a put of the
         # same key may sit in a segment that was not compacted.
@@ -491,13 +534,17 @@ class ResultStore:
             for key, when in sorted(deleted.items())
             if key not in live_keys
         ]
-        fingerprints = sorted({entry.fingerprint for entry in live if isinstance(entry.fingerprint, str) and entry.fingerprint in code})
+        fingerprints = sorted(
+            {entry.fingerprint for entry in live if isinstance(entry.fingerprint, str) and entry.fingerprint in code}
+        )
         chunks += [
-            json.dumps({"op": "code", "f": fingerprint, "about": code[fingerprint]}, separators=COMPACT).encode() + b"\n"
+            json.dumps({"op": "code", "f": fingerprint, "about": code[fingerprint]}, separators=COMPACT).encode()
+            + b"\n"
             for fingerprint in fingerprints
         ]
         chunks += [
-            json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": when}, separators=COMPACT).encode() + b"\n"
+            json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": when}, separators=COMPACT).encode()
+            + b"\n"
             for experiment, (fingerprint, when) in sorted(current.items())
         ]
         if not live and not chunks:

@@ -123,7 +123,10 @@ def test_gc_compacts_without_losing_results(project: Path, run_plain) -> None:
     assert outcomes(run_plain()) == {"cached": 5}
     # What the fingerprints are made of survives compaction.
     records = json.loads(memento_cli(project, "list", "--json").stdout)
-    assert all("test_grid.py::alpha" in r["fingerprint_parts"] or "test_grid.py::beta" in r["fingerprint_parts"] for r in records)
+    assert all(
+        "test_grid.py::alpha" in r["fingerprint_parts"] or "test_grid.py::beta" in r["fingerprint_parts"]
+        for r in records
+    )
     young = memento_cli(project, "gc")
     assert "removed 0 file(s)" in young.stdout
 
@@ -140,7 +143,10 @@ def test_where_stale_and_gc_of_stale_results_and_orphaned_checkpoints(project: P
     stale = memento_cli(project, "list", "--stale").stdout
     assert stale.count("  stale  ") == 3
     assert "beta" not in stale
-    records = {r["test_id"]: r["status"] for r in json.loads(memento_cli(project, "list", "--json", "--experiment", "alpha").stdout)}
+    records = {
+        r["test_id"]: r["status"]
+        for r in json.loads(memento_cli(project, "list", "--json", "--experiment", "alpha").stdout)
+    }
     assert records == {"a-0": "current", "a-1": "stale", "b-0": "stale", "b-1": "stale"}
     # An orphaned checkpoint: its configuration has a result already.
     from pytest_memento.checkpoint import Checkpoint, checkpoint_path

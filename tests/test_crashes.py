@@ -69,7 +69,9 @@ def test_dead_worker_fails_only_its_item_and_the_next_run_resumes(pytester: pyte
     (pytester.path / "fail").write_text("exit")
     first = pytester.runpytest_subprocess("-n", "2")
     assert outcomes(first) == {"passed": 2, "failed": 1}
-    first.stdout.fnmatch_lines(["*crashed while running*train[[]b[]]*next run resumes it from its checkpoint (save #3 at*"])
+    first.stdout.fnmatch_lines(
+        ["*crashed while running*train[[]b[]]*next run resumes it from its checkpoint (save #3 at*"]
+    )
     listing = memento_cli(pytester.path, "checkpoints").stdout
     assert "test_train.py::train[b]  save #3" in listing
     (pytester.path / "fail").unlink()

@@ -658,7 +658,7 @@ def test_fstring_format_spec_across_python_versions(across_versions: dict[str, d
 
 # -- shapes of functions ------------------------------------------------------
 
-SHAPES = '''\
+SHAPES = """\
 import functools
 
 
@@ -689,7 +689,7 @@ def deco(func):
 @deco
 def wrapped():
     return helper()
-'''
+"""
 
 
 @pytest.mark.parametrize(
@@ -702,7 +702,9 @@ def wrapped():
     ],
     ids=["method", "bound-method", "nested", "functools-wraps"],
 )
-def test_methods_nested_and_wrapped_functions_are_found(tmp_path: Path, pick: Callable[[ModuleType], Any], name: str) -> None:
+def test_methods_nested_and_wrapped_functions_are_found(
+    tmp_path: Path, pick: Callable[[ModuleType], Any], name: str
+) -> None:
     fingerprint = fingerprint_project(tmp_path, {"fpx_exp.py": SHAPES}, pick)
     assert name in fingerprint.parts
     assert "fpx_exp.py::helper" in fingerprint.parts

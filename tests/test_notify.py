@@ -39,7 +39,12 @@ from pytest_memento.notify import (
     webhook_payload,
 )
 
-FAILURE = {"experiment": "exp/test_x.py::train", "id": "SVC-iris-0", "config": {"model": "SVC", "lr": 0.1}, "error": "RuntimeError: diverged"}
+FAILURE = {
+    "experiment": "exp/test_x.py::train",
+    "id": "SVC-iris-0",
+    "config": {"model": "SVC", "lr": 0.1},
+    "error": "RuntimeError: diverged",
+}
 BEST = {
     "experiment": "exp/test_x.py::train",
     "metric": "accuracy",
@@ -103,7 +108,10 @@ def test_subject_names_counts_and_duration() -> None:
 
 def test_subject_adds_nonzero_extra_counts_only() -> None:
     counts = {"ran": 1, "cached": 0, "failed": 0, "error": 2, "skipped": 0, "crashed": 1}
-    assert format_subject(make_summary(counts=counts, duration=4.2)) == "pytest-memento: 1 ran, 0 cached, 0 failed, 2 errors, 1 crashed in 4.2s"
+    assert (
+        format_subject(make_summary(counts=counts, duration=4.2))
+        == "pytest-memento: 1 ran, 0 cached, 0 failed, 2 errors, 1 crashed in 4.2s"
+    )
     counts["error"] = 1
     assert "1 error," in format_subject(make_summary(counts=counts))
 
@@ -228,7 +236,9 @@ def test_webhook_posts_json_text_and_summary(webhook: WebhookServer) -> None:
     assert request.body == {"text": format_text(summary), "summary": summary}
 
 
-@pytest.mark.parametrize(("status", "reason"), [(500, "HTTP 500 Internal Server Error: invalid_payload"), (302, "HTTP 302 Found")])
+@pytest.mark.parametrize(
+    ("status", "reason"), [(500, "HTTP 500 Internal Server Error: invalid_payload"), (302, "HTTP 302 Found")]
+)
 def test_webhook_error_status_names_url_and_status(webhook: WebhookServer, status: int, reason: str) -> None:
     webhook.status = status
     with pytest.raises(NotifyError) as info:
@@ -299,7 +309,11 @@ class RecordingHandler:
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
         self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
-        login = session.auth_data.login.decode() if session.authenticated and isinstance(session.auth_data, LoginPassword) else None
+        login = (
+            session.auth_data.login.decode()
+            if session.authenticated and isinstance(session.auth_data, LoginPassword)
+            else None
+        )
         self.logins.append(login)
         return "250 OK"
 
@@ -367,7 +381,13 @@ def test_email_is_delivered_with_counts_failures_and_best(smtp_server: SmtpFacto
     assert message["Message-ID"].endswith("@example.org>")
     body = message.get_content().replace("\r\n", "\n")  # SMTP transports CRLF line ends
     assert body == format_text(summary)
-    for fragment in ("10 ran, 80 cached, 2 failed", "config: model=SVC, lr=0.1", "error: RuntimeError: diverged", "accuracy (max) = 0.97", "config: model=RF, depth=7"):
+    for fragment in (
+        "10 ran, 80 cached, 2 failed",
+        "config: model=SVC, lr=0.1",
+        "error: RuntimeError: diverged",
+        "accuracy (max) = 0.97",
+        "config: model=RF, depth=7",
+    ):
         assert fragment in body
 
 
@@ -402,7 +422,9 @@ def test_credentials_env_names_are_settings(smtp_server: SmtpFactory) -> None:
 def test_wrong_password_is_an_error(smtp_server: SmtpFactory) -> None:
     controller, handler = smtp_server(authenticator=accept_u_p, auth_require_tls=False)
     env = {"MEMENTO_SMTP_USER": "u", "MEMENTO_SMTP_PASSWORD": "nope"}
-    with pytest.raises(NotifyError, match=rf"e-mail via 127\.0\.0\.1:{controller.port} failed: SMTPAuthenticationError: 535"):
+    with pytest.raises(
+        NotifyError, match=rf"e-mail via 127\.0\.0\.1:{controller.port} failed: SMTPAuthenticationError: 535"
+    ):
         send_email(settings_for(controller), make_summary(), env)
     assert handler.messages == []
 
@@ -411,14 +433,18 @@ def test_half_set_credentials_send_without_login_and_say_so_on_failure(smtp_serv
     controller, handler = smtp_server(authenticator=accept_u_p, auth_require_tls=False)
     send_email(settings_for(controller), make_summary(), {"MEMENTO_SMTP_USER": "u"})
     assert handler.logins == [None]
-    closed = EmailSettings(host="127.0.0.1", port=closed_port(), sender="a@b", recipients=("c@d",), starttls=False, timeout=2)
+    closed = EmailSettings(
+        host="127.0.0.1", port=closed_port(), sender="a@b", recipients=("c@d",), starttls=False, timeout=2
+    )
     with pytest.raises(NotifyError, match="MEMENTO_SMTP_USER is set but MEMENTO_SMTP_PASSWORD is not"):
         send_email(closed, make_summary(), {"MEMENTO_SMTP_USER": "u"})
 
 
 def test_refused_recipient_is_an_error(smtp_server: SmtpFactory) -> None:
     class PickyHandler(RecordingHandler):
-        async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]) -> str:
+        async def handle_RCPT(
+            self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+        ) -> str:
             if address.startswith("bob@"):
                 return "550 no such user"
             envelope.rcpt_tos.append(address)
@@ -492,7 +518,12 @@ def test_email_off_without_recipients() -> None:
 def test_email_settings_defaults() -> None:
     settings = email_settings_from({"memento_email_to": "ann@example.org"}, {})
     assert settings == EmailSettings(
-        host="localhost", port=587, sender=f"pytest-memento@{socket.gethostname()}", recipients=("ann@example.org",), starttls=True, timeout=10.0
+        host="localhost",
+        port=587,
+        sender=f"pytest-memento@{socket.gethostname()}",
+        recipients=("ann@example.org",),
+        starttls=True,
+        timeout=10.0,
     )
     assert settings.user_env == "MEMENTO_SMTP_USER"
     assert settings.password_env == "MEMENTO_SMTP_PASSWORD"
@@ -521,7 +552,19 @@ def test_email_settings_parsed() -> None:
     assert "s3cr3t" not in repr(settings)
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("YES", True), ("1", True), ("on", True), ("false", False), ("no", False), ("0", False), ("", True)])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("true", True),
+        ("YES", True),
+        ("1", True),
+        ("on", True),
+        ("false", False),
+        ("no", False),
+        ("0", False),
+        ("", True),
+    ],
+)
 def test_starttls_values(raw: str, expected: bool) -> None:
     settings = email_settings_from({"memento_email_to": "a@b", "memento_smtp_starttls": raw}, {})
     assert settings is not None

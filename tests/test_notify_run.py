@@ -43,7 +43,9 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     server.server_close()
 
 
-def test_hook_and_webhook_get_the_summary(pytester: pytest.Pytester, run, receiver: tuple[str, list[dict[str, Any]]]) -> None:
+def test_hook_and_webhook_get_the_summary(
+    pytester: pytest.Pytester, run, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
     url, received = receiver
     pytester.makepyfile(test_grid=GRID)
     pytester.makeconftest(

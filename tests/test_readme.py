@@ -52,7 +52,9 @@ def test_checkpoint_example_runs_and_resumes(pytester: pytest.Pytester) -> None:
     first = pytester.runpytest_subprocess("experiments", "-p", "no:xdist")
     assert outcomes(first) == {"passed": 3, "failed": 1}
     first.stdout.fnmatch_lines(["*the next run resumes from the checkpoint (save #5 at*"])
-    second = pytester.runpytest_subprocess("experiments", "-p", "no:xdist", "--json-report", "--json-report-file=r.json")
+    second = pytester.runpytest_subprocess(
+        "experiments", "-p", "no:xdist", "--json-report", "--json-report-file=r.json"
+    )
     assert outcomes(second) == {"passed": 1, "cached": 3}
     report = json.loads((pytester.path / "r.json").read_text())
     resumed = [t["metadata"]["memento"].get("resumed", "") for t in report["tests"]]

@@ -63,7 +63,9 @@ def test_exports_from_a_run(pytester: pytest.Pytester, run) -> None:
     result = run("--memento-export", "out.csv", "--memento-export", "out.json", "--memento-export", "out.md")
     result.stdout.fnmatch_lines(["*exported 4 configuration(s) to *out.csv"])
     frame = pd.read_csv(pytester.path / "out.csv")
-    assert sorted(frame.columns) == sorted(["experiment", "id", "status", "key", "duration", "model", "seed", "acc", "loss", "steps"])
+    assert sorted(frame.columns) == sorted(
+        ["experiment", "id", "status", "key", "duration", "model", "seed", "acc", "loss", "steps"]
+    )
     assert set(frame.status) == {"ran"}
     assert len(pd.read_json(pytester.path / "out.json")) == 4
     assert (pytester.path / "out.md").read_text().startswith("| experiment | id | status |")
@@ -83,7 +85,9 @@ def test_exports_from_a_run(pytester: pytest.Pytester, run) -> None:
         (["--memento-tolerance", "-1"], "--memento-tolerance: expected a number >= 0*"),
     ],
 )
-def test_bad_reporting_options_are_usage_errors(pytester: pytest.Pytester, run_plain, option: list[str], message: str) -> None:
+def test_bad_reporting_options_are_usage_errors(
+    pytester: pytest.Pytester, run_plain, option: list[str], message: str
+) -> None:
     grid(pytester)
     (pytester.path / "bad.json").write_text("{not json")
     (pytester.path / "other.json").write_text('{"hello": 1}')
@@ -103,7 +107,9 @@ def test_bad_goals_are_a_collection_error(pytester: pytest.Pytester, run_plain) 
         """
     )
     result = run_plain()
-    result.stdout.fnmatch_lines(["*test_goals.py::exp: goals/tolerance: goals[[]'acc'[]] must be 'max' or 'min', got 'higher'*"])
+    result.stdout.fnmatch_lines(
+        ["*test_goals.py::exp: goals/tolerance: goals[[]'acc'[]] must be 'max' or 'min', got 'higher'*"]
+    )
 
 
 def test_baseline_round_trip(pytester: pytest.Pytester, run) -> None:
@@ -146,7 +152,12 @@ def test_baseline_round_trip(pytester: pytest.Pytester, run) -> None:
     (pytester.path / "shift").write_text("0.05")
     better = run("--memento-baseline", "baseline.json")
     assert outcomes(better) == {"passed": 4}
-    better.stdout.fnmatch_lines(["*baseline *: 0 worse, 4 better, 0 new*", "*better: test_grid.py::trainer[[]a-0[]] acc: baseline 0.5, now 0.55*"])
+    better.stdout.fnmatch_lines(
+        [
+            "*baseline *: 0 worse, 4 better, 0 new*",
+            "*better: test_grid.py::trainer[[]a-0[]] acc: baseline 0.5, now 0.55*",
+        ]
+    )
 
 
 def test_new_and_missing_configurations_are_listed_not_failed(pytester: pytest.Pytester, run_plain) -> None:

@@ -59,7 +59,11 @@ def test_parse_shard(spec: str, env: dict[str, str], expected: tuple[int, int]) 
         ("3/2", {}, "between 1 and 2"),
         ("1/0", {}, "count must be 1 or more"),
         ("auto", {}, "none of MEMENTO_SHARD_INDEX/MEMENTO_SHARD_COUNT"),
-        ("auto", {"SLURM_ARRAY_TASK_ID": "9", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0"}, "read SLURM_ARRAY_TASK_ID='9'"),
+        (
+            "auto",
+            {"SLURM_ARRAY_TASK_ID": "9", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0"},
+            "read SLURM_ARRAY_TASK_ID='9'",
+        ),
         ("auto", {"CI_NODE_INDEX": "2"}, "CI_NODE_INDEX and CI_NODE_TOTAL must both be set"),
     ],
 )
@@ -92,7 +96,10 @@ def test_shards_of_a_run_partition_the_selection(pytester: pytest.Pytester, run)
     pytester.makepyfile(test_grid=GRID)
     everything = collected(pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:xdist"))
     assert len(everything) == 15
-    parts = [collected(pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:xdist", "--memento-shard", f"{k}/4")) for k in (1, 2, 3, 4)]
+    parts = [
+        collected(pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:xdist", "--memento-shard", f"{k}/4"))
+        for k in (1, 2, 3, 4)
+    ]
     assert set().union(*parts) == everything
     assert sum(len(part) for part in parts) == 15
     assert max(map(len, parts)) - min(map(len, parts)) <= 1
@@ -110,7 +117,13 @@ def test_shard_with_selection_and_auto(pytester: pytest.Pytester, monkeypatch: p
     parts = []
     for task in ("0", "1"):
         monkeypatch.setenv("SLURM_ARRAY_TASK_ID", task)
-        parts.append(collected(pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:xdist", "-k", "a", "--memento-shard", "auto")))
+        parts.append(
+            collected(
+                pytester.runpytest_subprocess(
+                    "--collect-only", "-q", "-p", "no:xdist", "-k", "a", "--memento-shard", "auto"
+                )
+            )
+        )
     assert parts[0] | parts[1] == selected
     assert not parts[0] & parts[1]
 

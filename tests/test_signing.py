@@ -45,7 +45,9 @@ def test_signer() -> None:
     assert signer_from({"TEAM_KEY": "k"}, "TEAM_KEY") is not None
 
 
-def test_planted_pickles_are_never_loaded(pytester: pytest.Pytester, run_plain, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_planted_pickles_are_never_loaded(
+    pytester: pytest.Pytester, run_plain, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MEMENTO_SECRET", "team-secret")
     pytester.makepyfile(test_grid=GRID)
     assert outcomes(run_plain()) == {"passed": 2}
@@ -70,11 +72,18 @@ def test_planted_pickles_are_never_loaded(pytester: pytest.Pytester, run_plain, 
     assert outcomes(result) == {"passed": 1, "deselected": 1}
     result = run_plain("-rA")
     assert outcomes(result) == {"passed": 1, "cached": 1}
-    result.stdout.fnmatch_lines(["*ran because: signature refused (1)*", "*warning: test_grid.py::exp[[]1[]]: stored result * is not signed with this store's secret*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*ran because: signature refused (1)*",
+            "*warning: test_grid.py::exp[[]1[]]: stored result * is not signed with this store's secret*",
+        ]
+    )
     assert not marker.exists(), "a planted pickle was unpickled"
 
 
-def test_unsigned_store_is_refused_once_a_secret_is_set(pytester: pytest.Pytester, run_plain, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unsigned_store_is_refused_once_a_secret_is_set(
+    pytester: pytest.Pytester, run_plain, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile(test_grid=GRID)
     assert outcomes(run_plain()) == {"passed": 2}
     monkeypatch.setenv("MEMENTO_SECRET", "now-signed")

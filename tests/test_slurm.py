@@ -34,7 +34,10 @@ def _run(*command: str, env: dict[str, str] | None = None, timeout: float = 30) 
 
 def _munge_running() -> bool:
     encoded = _run("munge", "-n")
-    return encoded.returncode == 0 and subprocess.run(["unmunge"], input=encoded.stdout, capture_output=True, text=True).returncode == 0
+    return (
+        encoded.returncode == 0
+        and subprocess.run(["unmunge"], input=encoded.stdout, capture_output=True, text=True).returncode == 0
+    )
 
 
 def _start_munge() -> str | None:
@@ -70,7 +73,9 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Environment (``SLURM_CONF``) of a running one-node cluster."""
     missing = [name for name in BINARIES if shutil.which(name) is None]
     if missing:
-        pytest.skip(f"Slurm is not installed here (missing {', '.join(missing)}); .ci/run installs slurmctld slurmd slurm-client munge")
+        pytest.skip(
+            f"Slurm is not installed here (missing {', '.join(missing)}); .ci/run installs slurmctld slurmd slurm-client munge"
+        )
     if os.geteuid() != 0:
         pytest.skip("starting slurmctld and slurmd needs root")
     problem = _start_munge()
@@ -112,7 +117,10 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         )
     )
     env = {**os.environ, "SLURM_CONF": str(conf)}
-    started = [_run("slurmctld", "-f", str(conf), "-i", env=env), _run("slurmd", "-f", str(conf), "-N", "localhost", env=env)]
+    started = [
+        _run("slurmctld", "-f", str(conf), "-i", env=env),
+        _run("slurmd", "-f", str(conf), "-N", "localhost", env=env),
+    ]
     try:
         for result in started:
             if result.returncode != 0:
@@ -124,7 +132,11 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             if "UP" in ping and state == "idle":
                 break
             if time.monotonic() > deadline:
-                logs = "".join((base / name).read_text()[-800:] for name in ("slurmctld.log", "slurmd.log") if (base / name).exists())
+                logs = "".join(
+                    (base / name).read_text()[-800:]
+                    for name in ("slurmctld.log", "slurmd.log")
+                    if (base / name).exists()
+                )
                 pytest.skip(f"the cluster did not become idle (ping {ping.strip()!r}, state {state!r}): {logs}")
             time.sleep(0.2)
         yield env
@@ -155,7 +167,22 @@ def test_memento_slurm_runs_a_job_array_on_one_store(pytester: pytest.Pytester, 
     pytester.makeini("[pytest]\n")
     pytester.makepyfile(test_grid=GRID)
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest_memento", "--dir", str(pytester.path / ".memento"), "slurm", "--tasks", "4", "--timeout", "240", "test_grid.py", "--", "-p", "no:cacheprovider"],
+        [
+            sys.executable,
+            "-m",
+            "pytest_memento",
+            "--dir",
+            str(pytester.path / ".memento"),
+            "slurm",
+            "--tasks",
+            "4",
+            "--timeout",
+            "240",
+            "test_grid.py",
+            "--",
+            "-p",
+            "no:cacheprovider",
+        ],
         cwd=pytester.path,
         env=slurm,
         capture_output=True,

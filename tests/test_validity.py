@@ -31,7 +31,9 @@ def scale(x):
 """
 
 
-def write(pytester: pytest.Pytester, *, offset: int = 0, unrelated: int = 1, version: int = 0, factor: int = 10) -> None:
+def write(
+    pytester: pytest.Pytester, *, offset: int = 0, unrelated: int = 1, version: int = 0, factor: int = 10
+) -> None:
     pytester.makepyfile(test_exp=EXPERIMENT.format(offset=offset, unrelated=unrelated, version=version))
     pytester.makepyfile(helpers=HELPERS.format(factor=factor))
 
@@ -41,7 +43,9 @@ def test_what_invalidates_and_what_does_not(pytester: pytest.Pytester, run) -> N
     assert outcomes(run()) == {"passed": 2}
     # Comments, formatting, docstrings and unrelated functions keep the cache.
     source = (pytester.path / "test_exp.py").read_text()
-    (pytester.path / "test_exp.py").write_text(source.replace("# Comments", "#   Other comments").replace("config.x)", "config.x )"))
+    (pytester.path / "test_exp.py").write_text(
+        source.replace("# Comments", "#   Other comments").replace("config.x)", "config.x )")
+    )
     write(pytester, unrelated=2)
     assert outcomes(run()) == {"cached": 2}
     # A helper in another project module is part of the code.
@@ -112,7 +116,11 @@ def test_seed_from_config_and_switch_off(pytester: pytest.Pytester, run_plain) -
 def test_reproducibility_record(pytester: pytest.Pytester, run_plain) -> None:
     pytest.importorskip("numpy")
     subprocess.run(["git", "init", "-q"], cwd=pytester.path, check=True)
-    subprocess.run(["git", "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"], cwd=pytester.path, check=True)
+    subprocess.run(
+        ["git", "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"],
+        cwd=pytester.path,
+        check=True,
+    )
     pytester.makepyfile(
         test_rec="""
         import numpy as np
@@ -126,7 +134,18 @@ def test_reproducibility_record(pytester: pytest.Pytester, run_plain) -> None:
     run_plain()
     (record,) = stored(pytester.path)
     json.dumps(record, allow_nan=False)
-    for field in ("config", "key", "fingerprint", "fingerprint_parts", "started", "duration", "seed", "worker", "packages", "environment"):
+    for field in (
+        "config",
+        "key",
+        "fingerprint",
+        "fingerprint_parts",
+        "started",
+        "duration",
+        "seed",
+        "worker",
+        "packages",
+        "environment",
+    ):
         assert field in record, field
     environment = record["environment"]
     for field in ("python", "platform", "host"):
@@ -146,7 +165,9 @@ def exp(config):
 """
 
 
-def test_verify_reruns_stored_results_without_replacing_them(pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_reruns_stored_results_without_replacing_them(
+    pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile(test_verify=VERIFY)
     assert outcomes(run()) == {"passed": 8}
     before = {r["key"]: r["started"] for r in stored(pytester.path)}
@@ -159,7 +180,12 @@ def test_verify_reruns_stored_results_without_replacing_them(pytester: pytest.Py
     monkeypatch.setenv("DRIFT", "0.5")
     failed = run("--memento-verify")
     assert outcomes(failed) == {"failed": 8}
-    failed.stdout.fnmatch_lines(["*not reproduced: test_verify.py::exp[[]0[]] config {'x': 0} (stored *", "*v: stored 0, now 0.5 (tolerance 0.01)*"])
+    failed.stdout.fnmatch_lines(
+        [
+            "*not reproduced: test_verify.py::exp[[]0[]] config {'x': 0} (stored *",
+            "*v: stored 0, now 0.5 (tolerance 0.01)*",
+        ]
+    )
     # Nothing was replaced: same entries, same start times.
     assert {r["key"]: r["started"] for r in stored(pytester.path)} == before
 
