@@ -7,7 +7,10 @@ pytest processes:
   (b) cached   the same grid again (every item is reported from the store)
   (c) plain    the same grid written as @pytest.mark.parametrize
 
-Prints medians (and min/max) of --repeat runs and the ratios a/c and b/c.
+The test files are ``workloads.TRIVIAL_GRID_FILES``, the same matrix and
+plain grid as ``run.py``'s dispatch and scale workloads (here shaped
+sqrt(N) x sqrt(N) rather than 50 columns). Prints medians (and min/max) of
+--repeat runs and the ratios a/c and b/c.
 Targets: a/c <= 1.10, b/c <= 0.50. Usage:
 
     python benchmarks/bench_core.py [--size 10000] [--repeat 3] [-n 2]
@@ -25,22 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-MATRIX = """
-import pytest_memento as memento
-
-@memento.matrix(parameters={{"a": range({rows}), "b": range({cols})}})
-def test_grid(config):
-    return {{"value": config.a * config.b}}
-"""
-
-PLAIN = """
-import pytest
-
-@pytest.mark.parametrize("a", range({rows}))
-@pytest.mark.parametrize("b", range({cols}))
-def test_grid(a, b):
-    assert a * b >= 0
-"""
+import workloads as w
 
 
 def run(directory: Path, test_file: str, extra: list[str]) -> float:
@@ -74,9 +62,7 @@ def main() -> None:
     samples: dict[str, list[float]] = {"cold": [], "cached": [], "plain": []}
     with tempfile.TemporaryDirectory(prefix="memento-bench-") as tmp:
         root = Path(tmp)
-        (root / "test_matrix.py").write_text(MATRIX.format(rows=rows, cols=cols))
-        (root / "test_plain.py").write_text(PLAIN.format(rows=rows, cols=cols))
-        (root / "pytest.ini").write_text("[pytest]\n")
+        w.write_sources(root, w.TRIVIAL_GRID_FILES, rows=rows, cols=cols)  # the files of run.py's dispatch
         plain = [*extra, "-p", "no:memento"]
         run(root, "test_plain.py", plain)  # warm the file system cache and bytecode
         for _ in range(args.repeat):

@@ -1,16 +1,31 @@
-"""Source of the experiments ``run.py`` benchmarks, one template per system.
+"""Source of the benchmark experiments, one template per system.
 
 Every workload is written once per system, doing the same work on all sides:
 the pytest-memento matrix, the same grid as plain ``@pytest.mark.parametrize``,
 a memento-ml script (``Memento(func).run(matrix)``), a ``joblib.Memory``
 script and a plain Python loop. ``$name`` placeholders are filled in with
-``string.Template``. Scripts print a ``ran=N`` line so ``run.py`` can check
-that a "cached" run really was served from the cache.
+``string.Template`` by ``write_sources``. Scripts print a ``ran=N`` line so
+the harness can check that a "cached" run really was served from the cache.
+
+The ``*_FILES`` mappings (file name -> template) are the directory each
+workload runs in; the ``workload_*.py`` modules of ``run.py`` and
+``bench_core.py`` (``TRIVIAL_GRID_FILES``) all write theirs from here.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from string import Template
+
 PYTEST_INI = "[pytest]\n"
+
+
+def write_sources(directory: Path, files: dict[str, str], **values: object) -> None:
+    """Write each template of ``files`` into ``directory``, ``$name`` filled in from ``values``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, source in files.items():
+        (directory / name).write_text(Template(source).substitute(values))
+
 
 # --- 1. dispatch: a grid of trivial configurations (a: $rows values x b: $cols values)
 
@@ -74,6 +89,15 @@ assert len(results) == $rows * $cols
 print(f"ran={calls}")
 """
 
+# The matrix and the same grid as plain parametrize: bench_core.py and the scale workload.
+TRIVIAL_GRID_FILES = {"pytest.ini": PYTEST_INI, "test_matrix.py": DISPATCH_MATRIX, "test_plain.py": DISPATCH_PLAIN}
+DISPATCH_FILES = {
+    **TRIVIAL_GRID_FILES,
+    "loop.py": DISPATCH_LOOP,
+    "ml.py": DISPATCH_MEMENTO_ML,
+    "joblib_grid.py": DISPATCH_JOBLIB,
+}
+
 # --- 2. parallel: $count configurations that each sleep $seconds s
 
 SLEEP_MATRIX = """\
@@ -115,6 +139,13 @@ if __name__ == "__main__":
     results = Memento(experiment, num_workers=int(sys.argv[1])).run({"parameters": {"i": range($count)}}, cache_path="cache.sqlite")
     print(f"ran={sum(not result.was_cached for result in results)}")
 """
+
+PARALLEL_FILES = {
+    "pytest.ini": PYTEST_INI,
+    "test_sleep.py": SLEEP_MATRIX,
+    "test_plain.py": SLEEP_PLAIN,
+    "ml.py": SLEEP_MEMENTO_ML,
+}
 
 # --- 3. kill and resume: $count configurations of $steps steps, a checkpoint after each.
 # Each step appends "step <config> <step> <pid>" to progress.log once it is computed
@@ -172,10 +203,11 @@ if __name__ == "__main__":
     print(f"ran={sum(not result.was_cached for result in results)}")
 """
 
-# --- 4. scale: collection only
+KILL_FILES = {"pytest.ini": PYTEST_INI, "test_train.py": CHECKPOINT_MATRIX, "ml.py": CHECKPOINT_MEMENTO_ML}
 
-SCALE_MATRIX = DISPATCH_MATRIX
-SCALE_PLAIN = DISPATCH_PLAIN
+# --- 4. scale: collection only, of the dispatch grid
+
+SCALE_FILES = TRIVIAL_GRID_FILES
 
 # --- 5. real ML grid: scikit-learn classifiers x datasets x seeds, mean 3-fold CV accuracy.
 # The classifiers are named in the grid (a string is a portable configuration value on
@@ -268,6 +300,13 @@ print(f"ran={len(rows)}")
 """
 )
 
+ML_GRID_FILES = {
+    "pytest.ini": PYTEST_INI,
+    "test_grid.py": ML_GRID_MATRIX,
+    "ml.py": ML_GRID_MEMENTO_ML,
+    "loop.py": ML_GRID_LOOP,
+}
+
 # --- 6. checkpoint cost: save/load of a small dict and of float64 arrays, against a raw
 # write (open().write() + os.replace) and read of the same pickled bytes. Each script
 # prints one "RESULTS {json}" line: {size: {"save": [s...], "load": [...], "raw_save": [...], "raw_load": [...]}}.
@@ -356,3 +395,5 @@ if __name__ == "__main__":
     print("RESULTS " + json.dumps(out))
 """
 )
+
+CHECKPOINT_COST_FILES = {"bench_memento.py": CHECKPOINT_COST_MEMENTO, "bench_ml.py": CHECKPOINT_COST_MEMENTO_ML}
