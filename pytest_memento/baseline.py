@@ -25,9 +25,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .store import atomic_write
+from .files import atomic_write
+from .hashing import jsonable
+from .outcome import BaselineVerdict, Outcome
 
-__all__ = ["FORMAT", "Baseline", "BaselineError", "Comparison", "check_goals", "compare", "tolerance_for"]
+__all__ = [
+    "FORMAT",
+    "Baseline",
+    "BaselineError",
+    "Comparison",
+    "check_goals",
+    "compare",
+    "judge",
+    "not_reproduced",
+    "tolerance_for",
+    "write_baseline",
+]
 
 FORMAT = "pytest-memento-baseline/1"
 GOALS = ("max", "min")
@@ -170,26 +183,51 @@ class Baseline:
         return f"{experiment}[{entry.get('id', config_hash[:12])}]"
 
 
-def write_baseline(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write the metrics of ``rows`` (dicts with experiment, config_hash, id,
-    config, metrics) as a stable, sorted, diffable baseline; returns the
-    number of configurations written."""
+def judge(
+    metrics: Mapping[str, Any],
+    baseline: Mapping[str, Any] | None,
+    goals: Mapping[str, str] | None,
+    tolerance: Any,
+    override: float | None,
+) -> tuple[BaselineVerdict, list[Comparison]]:
+    """How ``metrics`` compare with a configuration's ``baseline`` metrics
+    (None: the configuration is not in the baseline), and the worse ones."""
+    if baseline is None:
+        return BaselineVerdict("new"), []
+    comparisons = compare(metrics, baseline, goals, tolerance, override)
+    worse = [c for c in comparisons if c.worse]
+    verdict = BaselineVerdict(
+        "worse" if worse else "ok",
+        regressions=tuple(c.describe() for c in worse),
+        improved=tuple(c.describe() for c in comparisons if c.better),
+    )
+    return verdict, worse
+
+
+def not_reproduced(
+    metrics: Mapping[str, Any], stored: Mapping[str, Any], tolerance: Any, override: float | None
+) -> list[str]:
+    """--memento-verify: one line per stored metric that the re-run did not
+    reproduce within tolerance, in either direction, or did not give at all."""
+    differ = [c for c in compare(metrics, stored, None, tolerance, override) if c.worse]
+    lines = [f"  {c.metric}: stored {c.baseline:.6g}, now {c.current:.6g} (tolerance {c.tolerance:g})" for c in differ]
+    lines += [f"  {name}: stored {stored[name]!r}, now missing" for name in sorted(set(stored) - set(metrics))]
+    return lines
+
+
+def write_baseline(path: Path, outcomes: Iterable[Outcome]) -> int:
+    """Write the metrics of ``outcomes`` as a stable, sorted, diffable
+    baseline; returns the number of configurations written."""
     experiments: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if not row.get("metrics") or not row.get("config_hash"):
+    for outcome in outcomes:
+        if not outcome.metrics or not outcome.config_hash:
             continue
-        experiments.setdefault(row["experiment"], {})[row["config_hash"]] = {
-            "id": row.get("test_id", ""),
-            "config": row.get("config", {}),
-            "metrics": {name: _finite(value) for name, value in row["metrics"].items()},
+        experiments.setdefault(outcome.experiment, {})[outcome.config_hash] = {
+            "id": outcome.test_id,
+            "config": dict(outcome.config),
+            "metrics": {name: jsonable(value) for name, value in outcome.metrics.items()},
         }
     document = {"format": FORMAT, "experiments": experiments}
     text = json.dumps(document, indent=1, sort_keys=True, allow_nan=False) + "\n"
     atomic_write(path, text.encode())
     return sum(len(configs) for configs in experiments.values())
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value

@@ -23,13 +23,14 @@ import hashlib
 import json
 import os
 import pickle
-import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .files import atomic_write
+from .pickling import dumps_out_of_band
 from .signing import Signer
 
 __all__ = ["MAGIC", "Checkpoint", "CheckpointError", "CheckpointInfo", "iter_checkpoints", "read_info"]
@@ -119,18 +120,6 @@ def iter_checkpoints(store_root: Path) -> Iterator[CheckpointInfo]:
         info = read_info(path)
         if info is not None:
             yield info
-
-
-def _pickle(state: Any) -> tuple[bytes, list[pickle.PickleBuffer]]:
-    buffers: list[pickle.PickleBuffer] = []
-    try:
-        data = pickle.dumps(state, protocol=5, buffer_callback=buffers.append)
-    except Exception:
-        import cloudpickle  # type: ignore[import-untyped]
-
-        buffers = []
-        data = cloudpickle.dumps(state, protocol=5, buffer_callback=buffers.append)
-    return data, buffers
 
 
 class Checkpoint:
@@ -252,7 +241,7 @@ class Checkpoint:
         """
         if every is not None and not self.due(every):
             return False
-        data, buffers = _pickle(state)
+        data, buffers = dumps_out_of_band(state)
         raws = [buffer.raw() for buffer in buffers]
         header = {
             "key": self.key,
@@ -273,22 +262,10 @@ class Checkpoint:
         return True
 
     def _write(self, head: bytes, data: bytes, raws: list[memoryview]) -> None:
-        parts: list[bytes | memoryview] = [head, data, *raws]
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb", buffering=0) as handle:
-                for part in parts:
-                    view = memoryview(part).cast("B")
-                    while view:
-                        written = handle.write(view)
-                        if not written:
-                            raise OSError("short write")
-                        view = view[written:]
-            os.replace(tmp, self.path)
+            atomic_write(self.path, head, data, *raws)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise CheckpointError(
                 exc.errno,
                 f"could not save the checkpoint to {self.path}: {exc.strerror or exc}; the previous one is kept",

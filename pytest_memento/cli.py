@@ -24,30 +24,37 @@ from typing import Any
 
 from . import __version__
 from .checkpoint import iter_checkpoints
-from .report import EXPORT_FORMATS, render, rows_from_entries, write_export
-from .signing import signer_from
-from .store import Entry, ResultStore, ensure_store_dir
+from .compaction import compact
+from .project import find_project
+from .settings import SettingsError, Sources, resolve_secret, resolve_store_dir
+from .store import Entry, ResultStore
+from .tables import EXPORT_FORMATS, render, rows_from_entries, write_export
 
 
 class CliError(Exception):
     """A usage problem, reported as ``memento: error: ...`` with exit code 2."""
 
 
-def find_store(explicit: str | None) -> Path:
-    """``--dir``, else ``MEMENTO_DIR``, else the nearest ``.memento``
-    holding a ``CACHEDIR.TAG`` in this directory or a parent."""
-    if explicit:
-        path = Path(explicit)
-    elif os.environ.get("MEMENTO_DIR"):
-        path = Path(os.environ["MEMENTO_DIR"])
-    else:
-        here = Path.cwd()
-        for directory in (here, *here.parents):
-            if (directory / ".memento" / "CACHEDIR.TAG").is_file():
-                return directory / ".memento"
-        raise CliError("no .memento store here or in a parent directory; pass --dir PATH")
+def _sources(explicit: str | None) -> Sources:
+    project = find_project(Path.cwd())
+    cli = {"memento_dir": explicit} if explicit else {}
+    return Sources(cli, project.ini, os.environ, project.rootdir, Path.cwd())
+
+
+def find_store(explicit: str | None, *, create: bool = False) -> Path:
+    """The store the plugin would use from here: ``--dir``, then
+    ``MEMENTO_DIR``, then ini ``memento_dir``, then ``<rootdir>/.memento``
+    (rootdir found as pytest finds it; see :mod:`.project`)."""
+    sources = _sources(explicit)
+    try:
+        path = resolve_store_dir(sources, create=create)
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None
+    chosen = explicit or os.environ.get("MEMENTO_DIR", "").strip() or sources.ini_text("memento_dir")
+    if not chosen and not path.exists():
+        raise CliError(f"no .memento store here or in a parent directory (looked for {path}); pass --dir PATH")
     if not (path / "CACHEDIR.TAG").is_file():
-        raise CliError(f"{path} is not a pytest-memento store (no CACHEDIR.TAG)")
+        raise CliError(f"{path} is not a pytest-memento store (no CACHEDIR.TAG); pass --dir PATH")
     return path
 
 
@@ -57,9 +64,11 @@ def _problems(messages: list[str]) -> None:
 
 
 def _open(args: argparse.Namespace) -> tuple[ResultStore, list[str]]:
+    """The store, with the secret resolved exactly as the plugin resolves it."""
     problems: list[str] = []
-    signer = signer_from(os.environ, os.environ.get("MEMENTO_SECRET_ENV", ""))
-    return ResultStore(find_store(args.dir), on_problem=problems.append, signer=signer), problems
+    root = find_store(args.dir)
+    signer = resolve_secret(_sources(args.dir))
+    return ResultStore(root, on_problem=problems.append, signer=signer), problems
 
 
 def _conditions(pairs: list[str] | None) -> dict[str, str]:
@@ -212,9 +221,7 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 def cmd_slurm(args: argparse.Namespace) -> int:
     from .slurm import ArrayJob, SlurmError, submit, wait
 
-    store = Path(args.dir) if args.dir else Path(os.environ.get("MEMENTO_DIR") or ".memento")
-    store = store.resolve()
-    ensure_store_dir(store)
+    store = find_store(args.dir, create=True).resolve()
     job = ArrayJob(
         pytest_args=tuple(args.pytest_args),
         store=store,
@@ -251,7 +258,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
             if not args.dry_run:
                 store.remove(entry.key)
         store.close()
-    removed = store.compact(older_than=args.older_than, dry_run=args.dry_run)
+    removed = compact(store, older_than=args.older_than, dry_run=args.dry_run)
     cutoff = time.time() - args.older_than
     for info in iter_checkpoints(store.root):
         # Orphans: their configuration has a result now, or nothing saved them for long.

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from .hashing import config_hash, config_key
-from .keys import CASE_KEY, EXPANDED_KEY, SESSION_KEY
-from .matrix import Case, Config, MatrixError, expand, specs_of
-from .shard import node_key, shard_of
+from .expand import Case, expand
+from .hashing import config_hash, config_key, node_key
+from .matrix import Config, MatrixError, specs_of
+from .shard import shard_of
+from .state import ITEM_KEY, SESSION_KEY, ItemState
 
 
 class MatrixErrorCollector(pytest.Collector):
@@ -44,14 +45,13 @@ def expand_or_error(collector: pytest.Collector, name: str, obj: object) -> pyte
         cases = expand(experiment, specs)
     except MatrixError as exc:
         return MatrixErrorCollector.from_parent(collector, name=name, message=str(exc))
-    collector.config.stash.setdefault(EXPANDED_KEY, {})[obj] = (experiment, cases)
+    collector.config.stash[SESSION_KEY].expansions[obj] = (experiment, cases)
     return None
 
 
 def expanded(config: pytest.Config, path: Path, func: Any) -> tuple[str, list[Case]]:
     """The expansion made by :func:`expand_or_error` (or a fresh one)."""
-    cache = config.stash.setdefault(EXPANDED_KEY, {})
-    found = cache.pop(func, None)
+    found = config.stash[SESSION_KEY].expansions.pop(func, None)
     if found is not None:
         return found
     experiment = _experiment_of(config, path, func)
@@ -91,20 +91,21 @@ def attach_case(item: pytest.Item) -> None:
         return
     config = callspec.params.get("config")
     if isinstance(config, Config) and isinstance(config._case, Case):
-        item.stash[CASE_KEY] = config._case
+        item.stash[ITEM_KEY] = ItemState(case=config._case)
 
 
 def forget_expansions(config: pytest.Config) -> None:
-    config.stash[EXPANDED_KEY] = {}
+    config.stash[SESSION_KEY].expansions.clear()
 
 
 def case_of(item: pytest.Item) -> Case | None:
-    return item.stash.get(CASE_KEY, None)
+    state = item.stash.get(ITEM_KEY, None)
+    return None if state is None else state.case
 
 
 def keep_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect every item outside this process's shard."""
-    shard = config.stash[SESSION_KEY].shard
+    shard = config.stash[SESSION_KEY].settings.shard
     if shard is None or not items:
         return
     keys = []

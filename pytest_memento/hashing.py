@@ -32,6 +32,8 @@ __all__ = [
     "encode",
     "encode_config",
     "jsonable",
+    "jsonable_mapping",
+    "node_key",
     "qualified_name",
 ]
 
@@ -235,6 +237,11 @@ def config_hash(experiment: str, encoded_config: bytes) -> str:
     digest.update(encode(experiment))
     digest.update(encoded_config)
     return digest.hexdigest()
+
+
+def node_key(nodeid: str) -> str:
+    """The key of a test outside any matrix (its checkpoint, its shard)."""
+    return hashlib.sha256(f"pytest-memento/node/1\0{nodeid}".encode()).hexdigest()
 
 
 def jsonable(value: Any, *, _depth: int = 0) -> Any:

@@ -23,14 +23,12 @@ from __future__ import annotations
 import http.client
 import json
 import math
-import re
 import smtplib
-import socket
 import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -41,7 +39,6 @@ __all__ = [
     "EmailSettings",
     "NotifyError",
     "build_email",
-    "email_settings_from",
     "format_duration",
     "format_subject",
     "format_text",
@@ -58,8 +55,6 @@ MAX_ERROR_CHARS = 300
 #: Longest part of an HTTP error body quoted in a NotifyError.
 MAX_BODY_CHARS = 200
 
-_TRUE = frozenset({"true", "yes", "on", "1"})
-_FALSE = frozenset({"false", "no", "off", "0"})
 #: Counts beyond ran/cached/failed, named in the subject only when non-zero.
 _EXTRA_COUNTS = (("error", "error", "errors"), ("crashed", "crashed", "crashed"), ("skipped", "skipped", "skipped"))
 
@@ -319,78 +314,6 @@ class EmailSettings:
     user_env: str = "MEMENTO_SMTP_USER"
     password_env: str = "MEMENTO_SMTP_PASSWORD"
     timeout: float = 10.0
-
-
-def _value(values: Mapping[str, str], key: str) -> str:
-    raw = values.get(key)
-    return "" if raw is None else str(raw).strip()
-
-
-def email_settings_from(values: Mapping[str, str], env: Mapping[str, str]) -> EmailSettings | None:
-    """Settings from ini-style strings, or ``None`` when e-mail is off.
-
-    ``memento_email_to``: recipients separated by commas or newlines (empty:
-    no e-mail); ``memento_email_from`` (default ``pytest-memento@<hostname>``);
-    ``memento_smtp_host`` (default ``localhost``); ``memento_smtp_port``
-    (default 587); ``memento_smtp_starttls`` (true/false/yes/no/on/off/1/0,
-    default true); ``memento_smtp_timeout`` (seconds, default 10). A bad value
-    raises ``NotifyError`` naming the key and the value. ``env`` is not read
-    for settings: credentials come from it only at send time (``send_email``).
-    """
-    recipients = tuple(part.strip() for part in re.split(r"[,\n]", _value(values, "memento_email_to")) if part.strip())
-    if not recipients:
-        return None
-    sender = _value(values, "memento_email_from") or f"pytest-memento@{socket.gethostname() or 'localhost'}"
-    host = _value(values, "memento_smtp_host") or "localhost"
-    if any(c.isspace() for c in host):
-        raise NotifyError(f"memento_smtp_host: invalid host {host!r}")
-
-    port = int(_number(values, "memento_smtp_port", 587, int, lambda n: 0 < n < 65536, "an integer from 1 to 65535"))
-
-    starttls = True
-    raw_tls = _value(values, "memento_smtp_starttls")
-    if raw_tls:
-        if raw_tls.lower() in _TRUE:
-            starttls = True
-        elif raw_tls.lower() in _FALSE:
-            starttls = False
-        else:
-            raise NotifyError(
-                f"memento_smtp_starttls: invalid value {raw_tls!r} (expected true/false, yes/no, on/off or 1/0)"
-            )
-
-    timeout = _number(
-        values,
-        "memento_smtp_timeout",
-        10.0,
-        float,
-        lambda n: math.isfinite(n) and n > 0,
-        "a positive number of seconds",
-    )
-
-    return EmailSettings(host=host, port=port, sender=sender, recipients=recipients, starttls=starttls, timeout=timeout)
-
-
-def _number(
-    values: Mapping[str, str],
-    key: str,
-    default: float,
-    convert: Callable[[str], float],
-    valid: Callable[[float], bool],
-    expected: str,
-) -> float:
-    """The number under ``key`` (``default`` when unset); an error naming
-    the key and value when it does not parse or is out of range."""
-    raw = _value(values, key)
-    if not raw:
-        return default
-    try:
-        number = convert(raw)
-    except ValueError:
-        number = math.nan
-    if not valid(number):
-        raise NotifyError(f"{key}: invalid value {raw!r} (expected {expected})")
-    return number
 
 
 def _smtp_reason(error: BaseException) -> str:

@@ -1,7 +1,9 @@
 """pytest entry point of pytest-memento: options, hooks and fixtures.
 
-A switchboard: every hook is a few lines that hand off to the pure modules
-(:mod:`.matrix`, :mod:`.session`, :mod:`.store`) or to :mod:`.runner`.
+A switchboard: every hook is a few lines that hand off to the modules that
+do the work (:mod:`.collect`, :mod:`.items`, :mod:`.summary`,
+:mod:`.lifecycle`, :mod:`.xdist`); settings are resolved once, by
+:mod:`.settings`, into the session built here.
 """
 
 from __future__ import annotations
@@ -12,15 +14,13 @@ from typing import Any
 
 import pytest
 
-from . import collect, keys, reporting, runner
+from . import collect, items, lifecycle, summary
 from .checkpoint import Checkpoint
-from .matrix import Config, MatrixError, argnames_for, specs_of
-from .notify import NotifyError, email_settings_from
-from .session import CACHED, MementoSession, Notifiers, SettingsError, resolve_report_settings, resolve_settings
-from .shard import ShardError, parse_shard
-from .signing import signer_from
-
-SESSION_KEY = keys.SESSION_KEY
+from .expand import argnames_for
+from .matrix import Config, MatrixError, specs_of
+from .session import MementoSession
+from .settings import EMAIL_INI, Settings, SettingsError, Sources, resolve
+from .state import SESSION_KEY
 
 HELP_DIR = "Where results and checkpoints live (default: .memento under rootdir; env MEMENTO_DIR)."
 HELP_RERUN = "Run every configuration again and replace stored results."
@@ -34,20 +34,51 @@ HELP_TOLERANCE = "Tolerance for every metric in baseline comparisons (overrides 
 HELP_TABLE = (
     "The results table at the end of a run: auto (list small grids, summarise large ones), full, summary or off."
 )
-HELP_VERIFY = "Re-run stored configurations (all, or a deterministic FRACTION of them) without replacing them; fail those whose metrics differ."
-HELP_SHARD = "Run only shard K of N (1-based) of the selected configurations, or 'auto' to read it from Slurm array or CI variables."
+HELP_VERIFY = (
+    "Re-run stored configurations (all, or a deterministic FRACTION of them) without replacing them; "
+    "fail those whose metrics differ."
+)
+HELP_SHARD = (
+    "Run only shard K of N (1-based) of the selected configurations, or 'auto' to read it from Slurm array "
+    "or CI variables."
+)
 HELP_WEBHOOK = "POST a JSON summary (Slack/Teams 'text' field) to URL when the run ends (env MEMENTO_WEBHOOK)."
-EMAIL_INI = {
-    "memento_email_to": "Comma-separated addresses to e-mail a summary to when the run ends.",
-    "memento_email_from": "Sender of that e-mail (default pytest-memento@<host>).",
-    "memento_smtp_host": "SMTP server (default localhost); credentials from MEMENTO_SMTP_USER / MEMENTO_SMTP_PASSWORD.",
-    "memento_smtp_port": "SMTP port (default 587).",
-    "memento_smtp_starttls": "Use STARTTLS (default true).",
-    "memento_smtp_timeout": "SMTP timeout in seconds.",
-}
 HELP_RETRIES = (
     "With xdist: put an item whose worker died back in the queue up to N times (it resumes from its checkpoint)."
 )
+HELP_SECRET_ENV = (
+    "Name of the environment variable holding the secret that signs the store (default MEMENTO_SECRET; "
+    "env MEMENTO_SECRET_ENV)."
+)
+HELP_STALE = (
+    "What to do with a stored result whose experiment code changed: rerun (default) or keep (use it, with a warning)."
+)
+HELP_SEED = "Seed random, numpy and torch from config.seed (else the key) before each item (default true)."
+
+#: Command-line options (dest names), as :class:`~.settings.Sources` reads them.
+OPTIONS = (
+    "memento_dir",
+    "memento_rerun",
+    "memento_cached_only",
+    "memento_verify",
+    "memento_shard",
+    "memento_retries",
+    "memento_export",
+    "memento_baseline",
+    "memento_save_baseline",
+    "memento_tolerance",
+    "memento_webhook",
+)
+#: ini keys holding strings (memento_seed is a bool, parsed by pytest).
+INI = {
+    "memento_dir": HELP_DIR + " Relative to rootdir.",
+    "memento_table": HELP_TABLE,
+    "memento_webhook": HELP_WEBHOOK,
+    **EMAIL_INI,
+    "memento_secret_env": HELP_SECRET_ENV,
+    "memento_retries": HELP_RETRIES,
+    "memento_stale": HELP_STALE,
+}
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -76,79 +107,50 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memento-baseline", dest="memento_baseline", metavar="FILE", help=HELP_BASELINE)
     group.addoption("--memento-save-baseline", dest="memento_save_baseline", metavar="FILE", help=HELP_SAVE_BASELINE)
     group.addoption("--memento-tolerance", dest="memento_tolerance", metavar="X", help=HELP_TOLERANCE)
-    parser.addini("memento_dir", HELP_DIR + " Relative to rootdir.", default="")
-    parser.addini("memento_table", HELP_TABLE, default="auto")
     group.addoption("--memento-webhook", dest="memento_webhook", metavar="URL", help=HELP_WEBHOOK)
-    parser.addini("memento_webhook", HELP_WEBHOOK, default="")
-    for name, text in EMAIL_INI.items():
+    for name, text in INI.items():
         parser.addini(name, text, default="")
-    parser.addini(
-        "memento_secret_env",
-        "Name of the environment variable holding the secret that signs the store (default MEMENTO_SECRET).",
-        default="",
-    )
-    parser.addini("memento_retries", HELP_RETRIES, default="0")
-    parser.addini(
-        "memento_stale",
-        "What to do with a stored result whose experiment code changed: rerun (default) or keep (use it, with a warning).",
-        default="rerun",
-    )
-    parser.addini(
-        "memento_seed",
-        "Seed random, numpy and torch from config.seed (else the key) before each item (default true).",
-        default="true",
-    )
+    parser.addini("memento_seed", HELP_SEED, type="bool", default=True)
+
+
+def _ini(config: pytest.Config, name: str) -> Any:
+    try:
+        return config.getini(name)
+    except ValueError:  # a bool ini key pytest cannot read
+        raise SettingsError(f"{name} (ini): expected true or false") from None
+
+
+def settings_of(config: pytest.Config) -> Settings:
+    """Every setting, resolved once (a worker takes the controller's store)."""
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    cli = {name: getattr(config.option, name, None) for name in OPTIONS}
+    if "memento_dir" in workerinput:
+        cli["memento_dir"] = workerinput["memento_dir"]
+    ini = {name: _ini(config, name) for name in (*INI, "memento_seed")}
+    return resolve(Sources(cli, ini, os.environ, config.rootpath, config.invocation_params.dir))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
     try:
-        settings = resolve_settings(
-            cli_dir=workerinput.get("memento_dir", config.option.memento_dir),
-            ini_dir=str(config.getini("memento_dir")),
-            env=os.environ,
-            rootdir=config.rootpath,
-            invocation_dir=config.invocation_params.dir,
-            rerun=config.option.memento_rerun,
-            cached_only=config.option.memento_cached_only,
-            stale=str(config.getini("memento_stale")),
-            verify=config.option.memento_verify,
-            seed=str(config.getini("memento_seed")),
-        )
-        report_settings = resolve_report_settings(
-            exports=config.option.memento_export,
-            baseline=config.option.memento_baseline,
-            save_baseline=config.option.memento_save_baseline,
-            tolerance=config.option.memento_tolerance,
-            table=str(config.getini("memento_table")),
-            invocation_dir=config.invocation_params.dir,
-        )
-        shard = parse_shard(config.option.memento_shard, os.environ) if config.option.memento_shard else None
-        notifiers = notifiers_from(config)
-    except (SettingsError, ShardError, NotifyError) as exc:
-        raise pytest.UsageError(
-            f"pytest-memento: {'--memento-shard: ' if isinstance(exc, ShardError) else ''}{exc}"
-        ) from None
-    cache = getattr(config, "cache", None)
+        settings = settings_of(config)
+    except SettingsError as exc:
+        raise pytest.UsageError(f"pytest-memento: {exc}") from None
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
     last_failed: dict[str, Any] = cache.get("cache/lastfailed", {}) if cache is not None else {}
-    config.stash[SESSION_KEY] = MementoSession(
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    session = config.stash[SESSION_KEY] = MementoSession(
         settings,
         rootdir=config.rootpath,
         last_failed=last_failed.__contains__,
         worker=workerinput.get("workerid", "main"),
-        signer=signer_from(os.environ, str(config.getini("memento_secret_env"))),
+        json_report=bool(getattr(config.option, "json_report", False)),
     )
-    config.stash[SESSION_KEY].json_report = bool(getattr(config.option, "json_report", False))
-    config.stash[SESSION_KEY].report = report_settings
-    config.stash[SESSION_KEY].shard = shard
-    config.stash[SESSION_KEY].notifiers = notifiers
-    config.pluginmanager.register(reporting.ReportObserver(config.stash[SESSION_KEY]), "memento-observer")
-    runner.stop_cleanly_on_sigterm(config)
+    config.pluginmanager.register(summary.ReportObserver(session), "memento-observer")
+    lifecycle.stop_cleanly_on_sigterm(config)
     if config.pluginmanager.hasplugin("xdist"):
         from .xdist import XdistGlue
 
-        retries = runner.retries_of(config.option.memento_retries, str(config.getini("memento_retries")))
-        config.pluginmanager.register(XdistGlue(config.stash[SESSION_KEY], retries), "memento-xdist")
+        config.pluginmanager.register(XdistGlue(session), "memento-xdist")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -175,8 +177,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection(session: pytest.Session) -> Generator[None, object, object]:
     # Collecting a big grid creates hundreds of thousands of long-lived
     # objects; the cyclic collector would scan them again and again
-    # (collection grew super-linearly). See runner.quiet_gc.
-    with runner.quiet_gc(session.config):
+    # (collection grew super-linearly). See lifecycle.quiet_gc.
+    with lifecycle.quiet_gc(session.config):
         return (yield)
 
 
@@ -213,22 +215,22 @@ def checkpoint(request: pytest.FixtureRequest) -> Checkpoint:
     and its result is stored, the checkpoint is removed. Outside a matrix it
     is keyed by the test's node id.
     """
-    return runner.checkpoint_for(request.node)
+    return items.checkpoint_for(request.node)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
-    return runner.protocol(item, nextitem)
+    return items.protocol(item, nextitem)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    runner.check_setup(item)
+    items.check_setup(item)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    return runner.call(pyfuncitem)
+    return items.call(pyfuncitem)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -236,20 +238,20 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    return runner.annotate(item, report)
+    return items.annotate(item, report)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     yield
-    runner.store_if_passed(item)
-    runner.finish_plain_checkpoint(item)
+    items.store_if_passed(item)
+    items.finish_plain_checkpoint(item)
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
-    info = getattr(report, "memento", None)
-    if info and info.get("cached") and report.when == "call" and report.passed:
-        return CACHED, "c", "CACHED"
+    outcome = getattr(report, "memento", None)
+    if outcome and outcome.get("cached") and report.when == "call" and report.passed:
+        return "cached", "c", "CACHED"
     if str(report.outcome) == "rerun":  # a crashed item put back in the queue
         return "rerun", "R", "RERUN"
     return None
@@ -258,36 +260,20 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 @pytest.hookimpl(optionalhook=True)
 def pytest_json_runtest_metadata(item: pytest.Item, call: pytest.CallInfo[None]) -> dict[str, Any]:
     """pytest-json-report: every matrix item's metadata holds its memento info."""
-    return runner.json_metadata(item, call)
+    return items.json_metadata(item, call)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
-    reporting.terminal_summary(terminalreporter, config.stash[SESSION_KEY])
+    summary.terminal_summary(terminalreporter, config.stash[SESSION_KEY])
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
-    runner.flush_store(session.config)
-    reporting.write_outputs(session.config)
-    reporting.finish(session.config, int(exitstatus))
+    lifecycle.flush_store(session.config)
+    summary.write_outputs(session.config)
+    summary.finish(session.config, int(exitstatus))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    runner.thaw_gc(config)
-    runner.close_store(config)
-    runner.restore_sigterm(config)
-
-
-def notifiers_from(config: pytest.Config) -> Notifiers:
-    """Webhook (option, ini, then MEMENTO_WEBHOOK) and e-mail (ini) settings."""
-    webhook = (
-        config.option.memento_webhook or str(config.getini("memento_webhook")) or os.environ.get("MEMENTO_WEBHOOK", "")
-    )
-    if webhook and not webhook.startswith(("http://", "https://")):
-        raise NotifyError(
-            f"--memento-webhook / memento_webhook: expected an http:// or https:// URL, got {webhook[:40]!r}"
-        )
-    values = {name: str(config.getini(name)) for name in EMAIL_INI}
-    return Notifiers(
-        webhook=webhook or None, email=email_settings_from({k: v for k, v in values.items() if v}, os.environ)
-    )
+    lifecycle.close_store(config)
+    lifecycle.restore(config)

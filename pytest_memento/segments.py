@@ -17,11 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .signing import Signer
+
 __all__ = [
     "COMPACT",
+    "FORMAT",
     "Entry",
     "Scan",
     "blob_of",
+    "encode_put",
     "mtime",
     "number",
     "raw_record",
@@ -31,6 +35,8 @@ __all__ = [
 ]
 
 COMPACT = (",", ":")
+#: Written into every metadata line; the store's on-disk format.
+FORMAT = "pytest-memento/1"
 _KEY = re.compile(r"[0-9a-f]{64}")
 _BLOB = re.compile(r"([0-9a-f]{64})\.[0-9a-f]{16}\.pkl")
 
@@ -196,6 +202,62 @@ def _read_records(path: Path, handle: BinaryIO, scan: Scan) -> str | None:
                 signature=head.get("s") if isinstance(head.get("s"), str) else None,
             )
         )
+
+
+def encode_put(
+    key: str,
+    meta: Mapping[str, Any],
+    inline: bytes,
+    digest: str,
+    blob: str | None,
+    *,
+    segment: Path,
+    env: Mapping[str, Any],
+    signer: Signer | None,
+) -> tuple[Entry, bytes]:
+    """The ``put`` record of a result (index line, metadata line, payload)
+    and its entry, with offsets relative to the record's start."""
+    now = time.time()
+    metrics = dict(meta.get("metrics") or {})
+    duration = number(meta.get("duration"))
+    fingerprint = meta.get("fingerprint")
+    config_hash, version = meta.get("config_hash"), meta.get("version")
+    head = {
+        "op": "put",
+        "k": key,
+        "t": now,
+        "m": metrics,
+        "d": duration,
+        "f": fingerprint,
+        "n": len(inline),
+        "h": digest,
+        "b": blob,
+        "c": config_hash,
+        "v": version,
+    }
+    signature = None
+    if signer is not None:
+        signature = head["s"] = signer.sign(*signed_parts(key, digest, metrics, fingerprint))
+    head_line = json.dumps(head, separators=COMPACT).encode() + b"\n"
+    meta_line = json.dumps({**meta, "format": FORMAT}, separators=COMPACT).encode() + b"\n"
+    entry = Entry(
+        key,
+        now,
+        metrics,
+        duration,
+        fingerprint,
+        segment,
+        len(head_line),
+        len(head_line) + len(meta_line),
+        len(inline),
+        digest,
+        blob,
+        env,
+        config_hash,
+        version,
+        signature,
+    )
+    return entry, head_line + meta_line + inline + b"\n"
 
 
 def raw_record(entry: Entry) -> bytes:

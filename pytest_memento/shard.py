@@ -8,10 +8,9 @@ exactly once. Pure: no pytest.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 
-__all__ = ["ShardError", "node_key", "parse_shard", "shard_of"]
+__all__ = ["ShardError", "parse_shard", "shard_of"]
 
 
 class ShardError(ValueError):
@@ -72,11 +71,6 @@ def _from_environment(env: Mapping[str, str]) -> tuple[int, int]:
         return _checked(index, count, read)
     names = ", ".join(f"{index}/{count}" for index, count, _ in AUTO_SOURCES)
     raise ShardError(f"auto: none of {names} is set")
-
-
-def node_key(nodeid: str) -> str:
-    """A key for a test outside any matrix, so it gets a shard too."""
-    return hashlib.sha256(f"pytest-memento/node/1\0{nodeid}".encode()).hexdigest()
 
 
 def shard_of(keys: Sequence[str], index: int, count: int) -> list[bool]:

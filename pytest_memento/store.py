@@ -41,7 +41,9 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .segments import COMPACT, Entry, Scan, mtime, number, raw_record, read_segment, signed_parts, valid_key
+from .files import atomic_write
+from .layout import StoreError, ensure_store_dir
+from .segments import COMPACT, FORMAT, Entry, Scan, encode_put, read_segment, signed_parts, valid_key
 from .signing import Signer
 
 __all__ = [
@@ -50,63 +52,13 @@ __all__ = [
     "Entry",
     "ResultStore",
     "StoreError",
-    "atomic_write",
     "ensure_store_dir",
     "valid_key",
 ]
 
-#: Written into every metadata line; the store's on-disk format.
-FORMAT = "pytest-memento/1"
 #: Payloads larger than this go to their own blob file, not into a segment.
 INLINE_LIMIT = 1 << 20
-_TMP_SUFFIX = ".tmp"
-_SEGMENT_SUFFIX = ".seg"
-_COMPACT = (",", ":")
-CACHEDIR_TAG = (
-    "Signature: 8a477f597d28d172789f06886806bc55\n"
-    "# This file is a cache directory tag created by pytest-memento.\n"
-    "# For information about cache directory tags, see:\n"
-    "#\thttps://bford.info/cachedir/spec.html\n"
-)
-GITIGNORE = "# Created by pytest-memento automatically.\n*\n"
-README = (
-    "# pytest-memento store\n\n"
-    "Results of experiments, one entry per configuration key, in append-only\n"
-    "segments. Inspect it with `memento list`; do not edit it by hand.\n"
-)
-
-
-class StoreError(Exception):
-    """The store directory cannot be used (it is a file, unwritable, ...)."""
-
-
-def atomic_write(path: Path, data: bytes | memoryview) -> None:
-    """Write ``data`` to ``path`` so readers see all of it or none of it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def ensure_store_dir(root: Path) -> None:
-    """Create ``root`` with its ``CACHEDIR.TAG``, ``.gitignore`` and README."""
-    if root.exists() and not root.is_dir():
-        raise StoreError(f"{root} exists and is not a directory")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        for name, text in ((".gitignore", GITIGNORE), ("CACHEDIR.TAG", CACHEDIR_TAG), ("README.md", README)):
-            target = root / name
-            if not target.exists():
-                atomic_write(target, text.encode())
-    except OSError as exc:
-        raise StoreError(f"cannot create the store at {root}: {exc.strerror or exc}") from None
-    if not os.access(root, os.W_OK | os.X_OK):
-        raise StoreError(f"the store at {root} is not writable")
+SEGMENT_SUFFIX = ".seg"
 
 
 def _problem_sink(message: str) -> None:
@@ -154,6 +106,10 @@ class ResultStore:
         """Read every segment again (entries written by others since)."""
         self._scan = None
 
+    def scan(self) -> Scan:
+        """The index of every segment (read once, then kept up to date)."""
+        return self._index()
+
     def _index(self) -> Scan:
         if self._scan is None:
             self.flush()
@@ -163,9 +119,12 @@ class ResultStore:
             self._scan = scan
         return self._scan
 
+    def segment_paths(self) -> list[Path]:
+        return self._segment_paths()
+
     def _segment_paths(self) -> list[Path]:
         try:
-            names = sorted(name for name in os.listdir(self.segments) if name.endswith(_SEGMENT_SUFFIX))
+            names = sorted(name for name in os.listdir(self.segments) if name.endswith(SEGMENT_SUFFIX))
         except FileNotFoundError:
             return []
         except OSError as exc:
@@ -294,7 +253,7 @@ class ResultStore:
     def _own_segment(self) -> Path:
         if self._segment is None:
             host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())[:40] or "host"
-            name = f"{host}-{os.getpid()}-{secrets.token_hex(4)}{_SEGMENT_SUFFIX}"
+            name = f"{host}-{os.getpid()}-{secrets.token_hex(4)}{SEGMENT_SUFFIX}"
             self._segment = self.segments / name
         return self._segment
 
@@ -382,47 +341,10 @@ class ResultStore:
             if not _holds(directory / blob, digest):
                 atomic_write(directory / blob, payload)
             inline = b""
-        now = time.time()
-        metrics = dict(meta.get("metrics") or {})
-        duration = number(meta.get("duration"))
-        fingerprint = meta.get("fingerprint")
-        config_hash, version = meta.get("config_hash"), meta.get("version")
-        head = {
-            "op": "put",
-            "k": key,
-            "t": now,
-            "m": metrics,
-            "d": duration,
-            "f": fingerprint,
-            "n": len(inline),
-            "h": digest,
-            "b": blob,
-            "c": config_hash,
-            "v": version,
-        }
-        signature = None
-        if self.signer is not None:
-            signature = head["s"] = self.signer.sign(*signed_parts(key, digest, metrics, fingerprint))
-        head_line = json.dumps(head, separators=COMPACT).encode() + b"\n"
-        meta_line = json.dumps({**meta, "format": FORMAT}, separators=COMPACT).encode() + b"\n"
-        entry = Entry(
-            key,
-            now,
-            metrics,
-            duration,
-            fingerprint,
-            self.segments,
-            len(head_line),
-            len(head_line) + len(meta_line),
-            len(inline),
-            digest,
-            blob,
-            self._env,
-            config_hash,
-            version,
-            signature,
+        entry, record = encode_put(
+            key, meta, inline, digest, blob, segment=self.segments, env=self._env, signer=self.signer
         )
-        record = head_line + meta_line + inline + b"\n"
+        fingerprint = entry.fingerprint
         if code and isinstance(fingerprint, str) and fingerprint not in self._code_written:
             # Shared by every result of this code: written once, not per result.
             code_line = (
@@ -480,84 +402,6 @@ class ResultStore:
         self._scan = None
         self._segment = None
         return count
-
-    def compact(self, *, older_than: float = 86400.0, dry_run: bool = False) -> list[Path]:
-        """Merge segments no writer touched for ``older_than`` seconds into
-        one, keeping only live entries; remove unreferenced blobs and temp
-        files of killed writers. Returns the files removed (or that would be).
-
-        Younger files may belong to a writer still at work and are left alone.
-        """
-        self.refresh()
-        scan = self._index()
-        cutoff = time.time() - older_than
-        idle = [path for path in self._segment_paths() if mtime(path) < cutoff]
-        idle_set = set(idle)
-        live = [entry for entry in scan.entries.values() if entry.segment in idle_set]
-        records = sum(scan.records.get(path, 0) for path in idle)
-        doomed: list[Path] = []
-        if len(idle) > 1 or records > len(live):
-            doomed.extend(idle)
-            if not dry_run:
-                self._write_compacted(live, scan.deleted, scan.code, scan.current)
-        referenced = {entry.blob for entry in scan.entries.values() if entry.blob}
-        if self.blobs.is_dir():
-            for path in self.blobs.rglob("*"):
-                unused = path.suffix == ".pkl" and path.name not in referenced
-                if path.is_file() and (unused or path.name.endswith(_TMP_SUFFIX)) and mtime(path) < cutoff:
-                    doomed.append(path)
-        if self.segments.is_dir():
-            doomed.extend(p for p in self.segments.iterdir() if p.name.endswith(_TMP_SUFFIX) and mtime(p) < cutoff)
-        checkpoints = self.root / "checkpoints"
-        if checkpoints.is_dir():
-            # Temp files of checkpoint saves that a kill interrupted.
-            doomed.extend(p for p in checkpoints.glob("*/*" + _TMP_SUFFIX) if mtime(p) < cutoff)
-        if not dry_run:
-            for path in doomed:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            self.refresh()
-        return sorted(set(doomed))
-
-    def _write_compacted(
-        self,
-        live: list[Entry],
-        deleted: Mapping[str, float],
-        code: Mapping[str, Any],
-        current: Mapping[str, tuple[str, float]],
-    ) -> None:
-        # Deletions are kept (they are one short line each): a put of the
-        # same key may sit in a segment that was not compacted.
-        live_keys = {entry.key for entry in live}
-        chunks = [
-            json.dumps({"op": "del", "k": key, "t": when}, separators=COMPACT).encode() + b"\n"
-            for key, when in sorted(deleted.items())
-            if key not in live_keys
-        ]
-        fingerprints = sorted(
-            {entry.fingerprint for entry in live if isinstance(entry.fingerprint, str) and entry.fingerprint in code}
-        )
-        chunks += [
-            json.dumps({"op": "code", "f": fingerprint, "about": code[fingerprint]}, separators=COMPACT).encode()
-            + b"\n"
-            for fingerprint in fingerprints
-        ]
-        chunks += [
-            json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": when}, separators=COMPACT).encode()
-            + b"\n"
-            for experiment, (fingerprint, when) in sorted(current.items())
-        ]
-        if not live and not chunks:
-            return
-        self.segments.mkdir(parents=True, exist_ok=True)
-        target = self.segments / f"compacted-{int(time.time())}-{secrets.token_hex(4)}{_SEGMENT_SUFFIX}"
-        env: Mapping[str, Any] | None = None
-        for entry in sorted(live, key=lambda item: item.key):
-            if entry.env is not env:
-                env = entry.env
-                chunks.append(json.dumps({"op": "env", "env": env}, separators=COMPACT).encode() + b"\n")
-            chunks.append(raw_record(entry))
-        atomic_write(target, b"".join(chunks))
 
 
 def _holds(path: Path, digest: str) -> bool:

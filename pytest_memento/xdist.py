@@ -20,9 +20,9 @@ from .session import MementoSession
 
 
 class XdistGlue:
-    def __init__(self, session: MementoSession, retries: int) -> None:
+    def __init__(self, session: MementoSession) -> None:
         self.session = session
-        self.retries = retries
+        self.retries = session.settings.retries
         self.attempts: dict[str, int] = {}
 
     def pytest_configure_node(self, node: Any) -> None:

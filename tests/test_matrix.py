@@ -13,15 +13,13 @@ from typing import Any
 
 import pytest
 
+from pytest_memento.expand import Case, argnames_for, expand
 from pytest_memento.hashing import config_key
 from pytest_memento.matrix import (
     MATRICES_ATTR,
-    Case,
     Config,
     MatrixError,
     MatrixSpec,
-    argnames_for,
-    expand,
     matrix,
     specs_of,
 )
@@ -29,6 +27,7 @@ from pytest_memento.matrix import (
 EXPERIMENT = "experiments/test_grid.py::run_grid"
 # ``pytest_memento.matrix`` is also the name of the decorator re-exported by the package.
 matrix_module = importlib.import_module("pytest_memento.matrix")
+expand_module = importlib.import_module("pytest_memento.expand")
 
 # -- module-level values with a stable identity ------------------------------
 
@@ -560,6 +559,7 @@ def test_matrix_error_is_a_value_error() -> None:
 
 def test_infinite_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(matrix_module, "MAX_GRID", 100)
+    monkeypatch.setattr(expand_module, "MAX_GRID", 100)
     message = expansion_error(matrix({"seed": itertools.count()}))
     assert "parameters['seed']" in message
     assert "infinite" in message
@@ -567,6 +567,7 @@ def test_infinite_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_too_large_grid_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(matrix_module, "MAX_GRID", 100)
+    monkeypatch.setattr(expand_module, "MAX_GRID", 100)
     message = expansion_error(matrix({"a": range(20), "b": range(20)}))
     assert "400 configurations" in message
 

@@ -29,7 +29,6 @@ from pytest_memento.notify import (
     MAX_FAILURES,
     EmailSettings,
     NotifyError,
-    email_settings_from,
     format_duration,
     format_subject,
     format_text,
@@ -38,6 +37,7 @@ from pytest_memento.notify import (
     send_webhook,
     webhook_payload,
 )
+from pytest_memento.settings import SettingsError, email_settings_from
 
 FAILURE = {
     "experiment": "exp/test_x.py::train",
@@ -584,7 +584,7 @@ def test_starttls_values(raw: str, expected: bool) -> None:
     ],
 )
 def test_bad_settings_name_key_and_value(key: str, raw: str) -> None:
-    with pytest.raises(NotifyError) as info:
+    with pytest.raises(SettingsError) as info:
         email_settings_from({"memento_email_to": "a@b", key: raw}, {})
     assert key in str(info.value)
     assert repr(raw) in str(info.value)

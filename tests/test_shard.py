@@ -8,7 +8,8 @@ import re
 import pytest
 from conftest import outcomes
 
-from pytest_memento.shard import ShardError, node_key, parse_shard, shard_of
+from pytest_memento.hashing import node_key
+from pytest_memento.shard import ShardError, parse_shard, shard_of
 
 
 def keys(count: int) -> list[str]:

@@ -16,7 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .store import Entry, atomic_write
+from .files import atomic_write
+from .hashing import jsonable
+from .outcome import Outcome
+from .segments import Entry
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -98,12 +101,6 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
-
-
 def _markdown_cell(value: Any) -> str:
     if value is None:
         return ""
@@ -124,7 +121,7 @@ def render(rows: Sequence[Row], fmt: str) -> str:
             writer.writerow({name: _cell(row.get(name)) for name in columns})
         return buffer.getvalue()
     if fmt == ".json":
-        records = [{name: _json_value(row.get(name)) for name in columns} for row in rows]
+        records = [{name: jsonable(row.get(name)) for name in columns} for row in rows]
         return json.dumps(records, indent=1, allow_nan=False, default=str) + "\n"
     if fmt == ".md":
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -149,35 +146,21 @@ def write_export(path: Path, rows: Sequence[Row]) -> None:
     atomic_write(path, render(rows, path.suffix.lower()).encode())
 
 
-#: Status words in tables and exports, from pytest outcomes.
-STATUS = {
-    "passed": "ran",
-    "cached": "cached",
-    "failed": "failed",
-    "error": "error",
-    "skipped": "skipped",
-    "crashed": "crashed",
-}
-
-
-def rows_from_run(records: Iterable[Mapping[str, Any]]) -> list[Row]:
-    """Export rows from the run log (one record per configuration)."""
-    rows = []
-    for record in records:
-        if "experiment" not in record:
-            continue
-        rows.append(
-            make_row(
-                experiment=record["experiment"],
-                test_id=record.get("test_id", ""),
-                status=STATUS.get(record.get("outcome", ""), str(record.get("outcome", ""))),
-                key=record.get("key", ""),
-                duration=record.get("duration") or 0.0,
-                config=record.get("config") or {},
-                metrics=record.get("metrics") or {},
-            )
+def rows_from_run(outcomes: Iterable[Outcome]) -> list[Row]:
+    """Export rows from the run's outcomes (configurations of experiments)."""
+    return [
+        make_row(
+            experiment=outcome.experiment,
+            test_id=outcome.test_id,
+            status=outcome.status.value,
+            key=outcome.key,
+            duration=outcome.duration,
+            config=outcome.config,
+            metrics=outcome.metrics,
         )
-    return rows
+        for outcome in outcomes
+        if outcome.experiment
+    ]
 
 
 def _short(value: Any, limit: int = 24) -> str:
@@ -195,12 +178,8 @@ def _aligned(header: list[str], cells: list[list[str]], width: int) -> tuple[lis
     return lines, len(header) - shown
 
 
-def _best(records: list[Mapping[str, Any]], metric: str, goal: str | None) -> tuple[float, float, float, str] | None:
-    values = [
-        (r["metrics"][metric], r.get("test_id", ""))
-        for r in records
-        if isinstance(r.get("metrics", {}).get(metric), (int, float))
-    ]
+def _best(outcomes: list[Outcome], metric: str, goal: str | None) -> tuple[float, float, float, str] | None:
+    values = [(o.metrics[metric], o.test_id) for o in outcomes if isinstance(o.metrics.get(metric), (int, float))]
     values = [(float(v), i) for v, i in values if not (isinstance(v, float) and math.isnan(v))]
     if not values:
         return None
@@ -213,7 +192,7 @@ def _best(records: list[Mapping[str, Any]], metric: str, goal: str | None) -> tu
 
 
 def format_table(
-    records: Iterable[Mapping[str, Any]],
+    outcomes: Iterable[Outcome],
     *,
     width: int = 100,
     mode: str = "auto",
@@ -224,54 +203,52 @@ def format_table(
     configuration (status, parameters, duration, metrics), or for grids over
     ``max_rows`` (or ``mode == "summary"``) counts and per-metric best, worst
     and mean with the best configuration."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for record in records:
-        if "experiment" in record:
-            groups.setdefault(str(record["experiment"]), []).append(record)
+    groups: dict[str, list[Outcome]] = {}
+    for outcome in outcomes:
+        if outcome.experiment:
+            groups.setdefault(outcome.experiment, []).append(outcome)
     lines: list[str] = []
     for experiment, group in groups.items():
-        group.sort(key=lambda r: str(r.get("test_id", "")))
+        group.sort(key=lambda o: o.test_id)
         counts: dict[str, int] = {}
-        for record in group:
-            status = STATUS.get(record.get("outcome", ""), str(record.get("outcome", "")))
-            counts[status] = counts.get(status, 0) + 1
+        for outcome in group:
+            counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in counts.items())
         lines.append(f"{experiment}: {len(group)} configurations ({summary})")
-        metrics = list(dict.fromkeys(name for r in group for name in (r.get("metrics") or {})))
-        goals = next((r.get("goals") for r in group if r.get("goals")), None) or {}
+        metrics = list(dict.fromkeys(name for o in group for name in o.metrics))
+        goals = next((o.goals for o in group if o.goals), {})
         if mode == "summary" or (mode == "auto" and len(group) > max_rows):
-            for metric in metrics:
-                found = _best(group, metric, goals.get(metric))
-                if found is None:
-                    continue
-                best, worst, mean, where = found
-                direction = {"max": "max is best", "min": "min is best"}.get(goals.get(metric, ""), "no goal: highest")
-                lines.append(
-                    f"  {metric} ({direction}): best {_short(best)}, worst {_short(worst)}, mean {_short(mean)}"
-                )
-                lines.append(f"    best: {where}" if len(where) + 10 <= width else f"    best: {where[: width - 11]}…")
+            lines += _summary_lines(group, metrics, goals, width)
             if export_hint:
                 lines.append(f"  every configuration: {export_hint}")
             continue
-        parameters = list(dict.fromkeys(name for r in group for name in r.get("parameters", [])))
+        parameters = list(dict.fromkeys(name for o in group for name in o.parameters))
         # Metrics matter most: when the terminal is narrow, parameters go first.
-        header = ["status", *metrics, *parameters, "duration"] if len(metrics) else ["status", *parameters, "duration"]
+        header = ["status", *metrics, *parameters, "duration"]
         cells = []
-        for record in group:
-            config, values = (
-                {**(record.get("config") or {}), **(record.get("labels") or {})},
-                record.get("metrics") or {},
-            )
-            status = STATUS.get(record.get("outcome", ""), str(record.get("outcome", "")))
-            duration = record.get("duration")
+        for outcome in group:
+            config = {**outcome.config, **outcome.labels}
             cells.append(
-                [status]
-                + [_short(values.get(name, "")) for name in metrics]
+                [outcome.status.value]
+                + [_short(outcome.metrics.get(name, "")) for name in metrics]
                 + [_short(config.get(name, "")) for name in parameters]
-                + [f"{duration:.2f}s" if isinstance(duration, (int, float)) else ""]
+                + [f"{outcome.duration:.2f}s"]
             )
         table, hidden = _aligned(header, cells, width - 2)
         lines += ["  " + line for line in table]
         if hidden:
             lines.append(f"  ({hidden} column(s) do not fit the terminal{': ' + export_hint if export_hint else ''})")
+    return lines
+
+
+def _summary_lines(group: list[Outcome], metrics: list[str], goals: Mapping[str, str], width: int) -> list[str]:
+    lines = []
+    for metric in metrics:
+        found = _best(group, metric, goals.get(metric))
+        if found is None:
+            continue
+        best, worst, mean, where = found
+        direction = {"max": "max is best", "min": "min is best"}.get(goals.get(metric, ""), "no goal: highest")
+        lines.append(f"  {metric} ({direction}): best {_short(best)}, worst {_short(worst)}, mean {_short(mean)}")
+        lines.append(f"    best: {where}" if len(where) + 10 <= width else f"    best: {where[: width - 11]}…")
     return lines

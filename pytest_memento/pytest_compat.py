@@ -1,0 +1,49 @@
+"""The only private pytest use in pytest-memento, in one place.
+
+Checked with pytest 8.0 to 9.2; ``tests/test_pytest_compat.py`` fails
+loudly when a pytest release breaks either use.
+
+1. Tearing down for a cached item. A cached configuration is reported
+   without running pytest's protocol (no fixture set up, no call). What
+   earlier items set up and the next item does not need must still be torn
+   down at the right moment, as pytest's own runner does after each item.
+   pytest has no public API for "tear down up to the next item"; calling
+   every plugin's ``pytest_runtest_teardown`` would run teardown hooks whose
+   setup hooks never ran for this item. So the built-in ``runner`` plugin's
+   ``pytest_runtest_teardown`` is looked up (by its registered name, which
+   is public through ``pluginmanager.get_plugin``) and called alone.
+2. The terminal width for the results table: ``TerminalReporter`` exposes
+   no public width; ``config.get_terminal_writer()`` is public and its
+   ``fullwidth`` is what pytest itself uses for separator lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+__all__ = ["builtin_teardown", "terminal_width"]
+
+#: Width used when the terminal writer cannot tell (no terminal plugin).
+DEFAULT_WIDTH = 100
+
+
+def builtin_teardown(config: pytest.Config) -> Callable[..., Any]:
+    """pytest's own ``pytest_runtest_teardown`` (of its ``runner`` plugin)."""
+    builtin = config.pluginmanager.get_plugin("runner")
+    teardown: Callable[..., Any] | None = getattr(builtin, "pytest_runtest_teardown", None)
+    if teardown is None:  # pragma: no cover - pytest 8.0 to 9.2 all have it
+        raise RuntimeError(
+            "pytest-memento: this pytest has no 'runner' plugin with pytest_runtest_teardown; "
+            "cached items cannot tear down fixtures. Please report this with your pytest version."
+        )
+    return teardown
+
+
+def terminal_width(config: pytest.Config) -> int:
+    try:
+        return int(config.get_terminal_writer().fullwidth)
+    except Exception:  # no terminal writer (terminal plugin disabled)
+        return DEFAULT_WIDTH

@@ -1,0 +1,373 @@
+"""Every setting of a run, resolved once into one frozen :class:`Settings`.
+
+Each value has one resolver that reads, in order, the command line, the
+environment, the ini file and the default (pytest-timeout's rule), and
+raises :class:`SettingsError` naming the option, variable or ini key at
+fault. The plugin resolves in ``pytest_configure``; the ``memento`` command
+resolves the store and the secret with the same functions (from the ini
+file :mod:`.project` finds), so both always open the same store and refuse
+the same records. Pure: no pytest; the plugin hands in plain values through
+:class:`Sources`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .baseline import Baseline, BaselineError
+from .notify import EmailSettings
+from .shard import ShardError, parse_shard
+from .signing import DEFAULT_SECRET_ENV, Signer
+from .store import StoreError, ensure_store_dir
+from .tables import check_export_path
+
+__all__ = [
+    "EMAIL_INI",
+    "TABLE_MODES",
+    "Notifiers",
+    "ReportSettings",
+    "Settings",
+    "SettingsError",
+    "Sources",
+    "email_settings_from",
+    "parse_bool",
+    "resolve",
+    "resolve_secret",
+    "resolve_store_dir",
+]
+
+TABLE_MODES = ("auto", "full", "summary", "off")
+
+#: The e-mail ini keys and their help text.
+EMAIL_INI = {
+    "memento_email_to": "Comma-separated addresses to e-mail a summary to when the run ends.",
+    "memento_email_from": "Sender of that e-mail (default pytest-memento@<host>).",
+    "memento_smtp_host": "SMTP server (default localhost); credentials from MEMENTO_SMTP_USER / MEMENTO_SMTP_PASSWORD.",
+    "memento_smtp_port": "SMTP port (default 587).",
+    "memento_smtp_starttls": "Use STARTTLS (default true).",
+    "memento_smtp_timeout": "SMTP timeout in seconds.",
+}
+
+_TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
+_FALSE = frozenset({"0", "false", "no", "off", "n", "f"})
+
+
+class SettingsError(Exception):
+    """An option, ini key or environment variable has a bad value."""
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where settings come from. ``cli`` maps option names (``memento_dir``)
+    to their values (None: not given); ``ini`` maps ini keys to their values
+    (missing or empty: not set)."""
+
+    cli: Mapping[str, Any]
+    ini: Mapping[str, Any]
+    env: Mapping[str, str]
+    rootdir: Path
+    invocation_dir: Path
+
+    def option(self, name: str) -> Any:
+        return self.cli.get(name)
+
+    def ini_text(self, name: str) -> str:
+        value = self.ini.get(name)
+        return "" if value is None else str(value).strip()
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Where the run's table goes and what its metrics are held against."""
+
+    exports: tuple[Path, ...] = ()
+    baseline: Baseline | None = None
+    save_baseline: Path | None = None
+    tolerance: float | None = None
+    table: str = "auto"
+
+
+@dataclass(frozen=True)
+class Notifiers:
+    """Where the end-of-run summary is sent."""
+
+    webhook: str | None = None
+    email: EmailSettings | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All of a run's settings; built complete, never patched."""
+
+    store_dir: Path
+    rerun: bool = False
+    cached_only: bool = False
+    #: Keep results whose code changed (with a warning) instead of rerunning.
+    keep_stale: bool = False
+    #: Seed random, numpy and torch before each item.
+    seed: bool = True
+    #: --memento-verify: the fraction of stored configurations to re-run.
+    verify: float | None = None
+    #: With xdist: how often an item whose worker died goes back in the queue.
+    retries: int = 0
+    #: (K, N) from --memento-shard, or None.
+    shard: tuple[int, int] | None = None
+    #: Signs results and checkpoints on write, checks them on read (shared stores).
+    signer: Signer | None = None
+    report: ReportSettings = field(default_factory=ReportSettings)
+    notifiers: Notifiers = field(default_factory=Notifiers)
+
+
+def parse_bool(value: str | bool, where: str) -> bool:
+    """``true/false``, ``yes/no``, ``on/off``, ``1/0`` (any case) as a bool."""
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise SettingsError(f"{where}: expected true or false, got {value!r}")
+
+
+# -- one resolver per value -----------------------------------------------
+
+
+def resolve_store_dir(sources: Sources, *, create: bool = True) -> Path:
+    """``--memento-dir`` (relative to where the command was run), then
+    ``MEMENTO_DIR`` (likewise), then ini ``memento_dir`` (relative to
+    rootdir), then ``<rootdir>/.memento``. With ``create``, the directory
+    is made (with its ``CACHEDIR.TAG``) or the error names the source."""
+    cli = sources.option("memento_dir")
+    if cli is not None:
+        if not str(cli).strip():
+            raise SettingsError("--memento-dir: empty path")
+        where, path = "--memento-dir", sources.invocation_dir / os.path.expanduser(str(cli))
+    elif sources.env.get("MEMENTO_DIR", "").strip():
+        where, path = "MEMENTO_DIR", sources.invocation_dir / os.path.expanduser(sources.env["MEMENTO_DIR"])
+    elif sources.ini_text("memento_dir"):
+        where, path = "memento_dir (ini)", sources.rootdir / os.path.expanduser(sources.ini_text("memento_dir"))
+    else:
+        where, path = "default store", sources.rootdir / ".memento"
+    path = Path(os.path.normpath(path))
+    if create:
+        try:
+            ensure_store_dir(path)
+        except StoreError as exc:
+            raise SettingsError(f"{where}: {exc}") from None
+    return path
+
+
+def resolve_secret(sources: Sources) -> Signer | None:
+    """The secret is read from the environment variable named by
+    ``MEMENTO_SECRET_ENV``, then ini ``memento_secret_env``, then
+    ``MEMENTO_SECRET``; unset or empty means an unsigned store."""
+    variable = sources.env.get("MEMENTO_SECRET_ENV", "").strip() or sources.ini_text("memento_secret_env")
+    secret = sources.env.get(variable or DEFAULT_SECRET_ENV, "")
+    return Signer(secret.encode()) if secret else None
+
+
+def _verify_fraction(sources: Sources) -> float | None:
+    text = sources.option("memento_verify")
+    if text is None:
+        return None
+    try:
+        fraction = float(text)
+    except ValueError:
+        fraction = math.nan
+    if not 0 < fraction <= 1:
+        raise SettingsError(f"--memento-verify: expected a fraction in (0, 1], got {text!r}")
+    if sources.option("memento_rerun") or sources.option("memento_cached_only"):
+        raise SettingsError(
+            "--memento-verify re-runs stored configurations; it cannot go with --memento-rerun or --memento-cached-only"
+        )
+    return fraction
+
+
+def _keep_stale(sources: Sources) -> bool:
+    text = sources.ini_text("memento_stale") or "rerun"
+    if text.lower() not in ("rerun", "keep"):
+        raise SettingsError(f"memento_stale (ini): expected rerun or keep, got {sources.ini.get('memento_stale')!r}")
+    return text.lower() == "keep"
+
+
+def _seed(sources: Sources) -> bool:
+    value = sources.ini.get("memento_seed")
+    return True if value is None or value == "" else parse_bool(value, "memento_seed (ini)")
+
+
+def _retries(sources: Sources) -> int:
+    cli = sources.option("memento_retries")
+    if cli is not None:
+        value, where = int(cli), "--memento-retries"
+    else:
+        text = sources.ini_text("memento_retries") or "0"
+        try:
+            value, where = int(text), "memento_retries (ini)"
+        except ValueError:
+            raise SettingsError(f"memento_retries (ini): expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise SettingsError(f"{where}: expected 0 or more, got {value}")
+    return value
+
+
+def _shard(sources: Sources) -> tuple[int, int] | None:
+    spec = sources.option("memento_shard")
+    if not spec:
+        return None
+    try:
+        return parse_shard(str(spec), sources.env)
+    except ShardError as exc:
+        raise SettingsError(f"--memento-shard: {exc}") from None
+
+
+def _report(sources: Sources) -> ReportSettings:
+    here = sources.invocation_dir
+    exports = []
+    for text in sources.option("memento_export") or []:
+        path = here / text
+        try:
+            check_export_path(path)
+        except ValueError as exc:
+            raise SettingsError(f"--memento-export {exc}") from None
+        exports.append(path)
+    baseline = None
+    if sources.option("memento_baseline") is not None:
+        try:
+            baseline = Baseline.load(here / sources.option("memento_baseline"))
+        except BaselineError as exc:
+            raise SettingsError(f"--memento-baseline {exc}") from None
+    saved = None
+    if sources.option("memento_save_baseline") is not None:
+        saved = here / sources.option("memento_save_baseline")
+        if not saved.parent.is_dir() or saved.is_dir():
+            raise SettingsError(
+                f"--memento-save-baseline {saved}: the directory does not exist or the path is a directory"
+            )
+    tolerance = None
+    text = sources.option("memento_tolerance")
+    if text is not None:
+        try:
+            tolerance = float(text)
+        except ValueError:
+            raise SettingsError(f"--memento-tolerance: expected a number, got {text!r}") from None
+        if not tolerance >= 0:
+            raise SettingsError(f"--memento-tolerance: expected a number >= 0, got {text!r}")
+    table = sources.ini_text("memento_table") or "auto"
+    if table not in TABLE_MODES:
+        raise SettingsError(f"memento_table (ini): expected one of {', '.join(TABLE_MODES)}, got {table!r}")
+    return ReportSettings(tuple(exports), baseline, saved, tolerance, table)
+
+
+def _webhook(sources: Sources) -> str | None:
+    url = (
+        sources.option("memento_webhook")
+        or sources.env.get("MEMENTO_WEBHOOK", "").strip()
+        or sources.ini_text("memento_webhook")
+    )
+    if url and not url.startswith(("http://", "https://")):
+        raise SettingsError(
+            f"--memento-webhook / memento_webhook: expected an http:// or https:// URL, got {url[:40]!r}"
+        )
+    return url or None
+
+
+def _email(sources: Sources) -> EmailSettings | None:
+    values = {name: sources.ini.get(name) for name in EMAIL_INI}
+    return email_settings_from({k: v for k, v in values.items() if v is not None and v != ""}, sources.env)
+
+
+def resolve(sources: Sources) -> Settings:
+    """Every setting, checked up front; a bad one raises :class:`SettingsError`."""
+    rerun, cached_only = bool(sources.option("memento_rerun")), bool(sources.option("memento_cached_only"))
+    if rerun and cached_only:
+        raise SettingsError("--memento-rerun and --memento-cached-only contradict each other; give one")
+    return Settings(
+        store_dir=resolve_store_dir(sources),
+        rerun=rerun,
+        cached_only=cached_only,
+        keep_stale=_keep_stale(sources),
+        seed=_seed(sources),
+        verify=_verify_fraction(sources),
+        retries=_retries(sources),
+        shard=_shard(sources),
+        signer=resolve_secret(sources),
+        report=_report(sources),
+        notifiers=Notifiers(webhook=_webhook(sources), email=_email(sources)),
+    )
+
+
+# -- e-mail ---------------------------------------------------------------
+
+
+def _value(values: Mapping[str, Any], key: str) -> str:
+    raw = values.get(key)
+    return "" if raw is None else str(raw).strip()
+
+
+def email_settings_from(values: Mapping[str, Any], env: Mapping[str, str]) -> EmailSettings | None:
+    """E-mail settings from ini values, or ``None`` when e-mail is off.
+
+    ``memento_email_to``: recipients separated by commas or newlines (empty:
+    no e-mail); ``memento_email_from`` (default ``pytest-memento@<hostname>``);
+    ``memento_smtp_host`` (default ``localhost``); ``memento_smtp_port``
+    (default 587); ``memento_smtp_starttls`` (true/false/yes/no/on/off/1/0,
+    default true); ``memento_smtp_timeout`` (seconds, default 10). A bad value
+    raises ``SettingsError`` naming the key and the value. ``env`` is not read
+    for settings: credentials come from it only at send time.
+    """
+    recipients = tuple(part.strip() for part in re.split(r"[,\n]", _value(values, "memento_email_to")) if part.strip())
+    if not recipients:
+        return None
+    sender = _value(values, "memento_email_from") or f"pytest-memento@{socket.gethostname() or 'localhost'}"
+    host = _value(values, "memento_smtp_host") or "localhost"
+    if any(c.isspace() for c in host):
+        raise SettingsError(f"memento_smtp_host: invalid host {host!r}")
+    port = int(_number(values, "memento_smtp_port", 587, int, lambda n: 0 < n < 65536, "an integer from 1 to 65535"))
+    raw_tls = values.get("memento_smtp_starttls")
+    starttls = True
+    if raw_tls is not None and str(raw_tls).strip():
+        try:
+            starttls = parse_bool(raw_tls, "memento_smtp_starttls")
+        except SettingsError:
+            raise SettingsError(
+                f"memento_smtp_starttls: invalid value {raw_tls!r} (expected true/false, yes/no, on/off or 1/0)"
+            ) from None
+    timeout = _number(
+        values,
+        "memento_smtp_timeout",
+        10.0,
+        float,
+        lambda n: math.isfinite(n) and n > 0,
+        "a positive number of seconds",
+    )
+    return EmailSettings(host=host, port=port, sender=sender, recipients=recipients, starttls=starttls, timeout=timeout)
+
+
+def _number(
+    values: Mapping[str, Any],
+    key: str,
+    default: float,
+    convert: Callable[[str], float],
+    valid: Callable[[float], bool],
+    expected: str,
+) -> float:
+    """The number under ``key`` (``default`` when unset); an error naming
+    the key and value when it does not parse or is out of range."""
+    raw = _value(values, key)
+    if not raw:
+        return default
+    try:
+        number = convert(raw)
+    except ValueError:
+        number = math.nan
+    if not valid(number):
+        raise SettingsError(f"{key}: invalid value {raw!r} (expected {expected})")
+    return number

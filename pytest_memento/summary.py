@@ -1,0 +1,197 @@
+"""The end of a run, on the controller: the run log kept from reports, the
+terminal section (table, reasons, baseline summary, warnings), the files
+written (exports, baseline) and the notifications. Every piece is a function
+over the run's :class:`~.outcome.Outcome` records."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from .baseline import write_baseline
+from .notify import notify_all
+from .outcome import Outcome, Status
+from .pytest_compat import terminal_width
+from .session import MementoSession
+from .state import SESSION_KEY
+from .tables import format_table, rows_from_run, write_export
+
+__all__ = ["ReportObserver", "best_configurations", "finish", "run_summary", "terminal_summary", "write_outputs"]
+
+#: Warnings listed at the end of a run without -v.
+MAX_WARNINGS = 20
+
+
+def _error_line(report: pytest.TestReport) -> str:
+    lines = [line for line in report.longreprtext.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("E ")]
+    return (errors[0][1:].strip() if errors else lines[-1].strip() if lines else report.outcome)[:300]
+
+
+class ReportObserver:
+    """Keeps the run log from reports (on the xdist controller too)."""
+
+    def __init__(self, session: MementoSession) -> None:
+        self.session = session
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "memento", None)
+        log = self.session.log
+        if data is None:
+            if report.when == "teardown" and report.failed:
+                log.mark(report.nodeid, Status.ERROR)
+            elif report.failed and report.when not in ("setup", "call", "teardown"):
+                # xdist's report for an item whose worker died.
+                log.record(Outcome(report.nodeid, Status.CRASHED, "worker died", error=_error_line(report)))
+            return
+        outcome = Outcome.from_json(data)
+        if report.failed:
+            outcome = outcome.replace(error=_error_line(report))
+        log.record(outcome)
+
+
+def terminal_summary(reporter: pytest.TerminalReporter, session: MementoSession) -> None:
+    log = session.log
+    if (not log.outcomes and not log.problems) or reporter.verbosity < -1:
+        return
+    reporter.write_sep("-", "memento")
+    settings = session.settings.report
+    if settings.table != "off" and log.outcomes:
+        hint = f"see {settings.exports[0]}" if settings.exports else "write them all with --memento-export results.csv"
+        width = terminal_width(reporter.config)
+        for line in format_table(log.outcomes.values(), width=width, mode=settings.table, export_hint=hint):
+            reporter.write_line(line)
+    counts = log.counts()
+    parts = [f"{counts[status]} {status.value}" for status in Status if counts.get(status)]
+    reporter.write_line(f"{len(log.outcomes)} configurations: {', '.join(parts)}; store: {session.describe_store()}")
+    reasons = log.reasons()
+    if reasons:
+        reporter.write_line("ran because: " + ", ".join(f"{reason} ({n})" for reason, n in reasons.items()))
+    for line in baseline_summary(session):
+        reporter.write_line(line)
+    for line in log.outputs:
+        reporter.write_line(line)
+    shown = log.problems if reporter.verbosity > 0 else log.problems[:MAX_WARNINGS]
+    for problem in shown:
+        reporter.write_line(f"warning: {problem}", yellow=True)
+    if len(shown) < len(log.problems):
+        reporter.write_line(f"warning: ... and {len(log.problems) - len(shown)} more (-v shows them all)", yellow=True)
+
+
+def baseline_summary(session: MementoSession) -> list[str]:
+    """New, missing, improved and regressed configurations (never failed
+    for being new or missing)."""
+    baseline = session.settings.report.baseline
+    if baseline is None:
+        return []
+    outcomes = [o for o in session.log.outcomes.values() if o.config_hash]
+    judged = [(o, o.baseline) for o in outcomes if o.baseline is not None]
+    regressed = [(o, text) for o, verdict in judged for text in verdict.regressions]
+    improved = [(o, text) for o, verdict in judged for text in verdict.improved]
+    new = [o for o, verdict in judged if verdict.verdict == "new"]
+    experiments = {o.experiment for o in outcomes}
+    seen = {(o.experiment, o.config_hash) for o in outcomes}
+    missing = sorted(pair for pair in baseline.known() if pair[0] in experiments and pair not in seen)
+    lines = [
+        f"baseline {baseline.path}: {len({o.nodeid for o, _ in regressed})} worse, "
+        f"{len({o.nodeid for o, _ in improved})} better, "
+        f"{len(new)} new (not in the baseline), {len(missing)} missing from this run"
+    ]
+    lines += [f"  worse: {o.experiment}[{o.test_id}] {text}" for o, text in regressed]
+    lines += [f"  better: {o.experiment}[{o.test_id}] {text}" for o, text in improved]
+    lines += [f"  new: {o.experiment}[{o.test_id}]" for o in new[:20]]
+    lines += [f"  missing: {baseline.label(*pair)}" for pair in missing[:20]]
+    return lines
+
+
+def write_outputs(config: pytest.Config) -> None:
+    """Controller only: exports and the baseline file, from the run log."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None or hasattr(config, "workerinput"):
+        return
+    settings, log = session.settings.report, session.log
+    outcomes = list(log.outcomes.values())
+    for path in settings.exports:
+        try:
+            write_export(path, rows_from_run(outcomes))
+            log.outputs.append(f"exported {len(outcomes)} configuration(s) to {path}")
+        except (OSError, ValueError) as exc:
+            log.problems.append(f"could not write {path}: {exc}")
+    if settings.save_baseline is not None:
+        kept = [o for o in outcomes if o.status.finished]
+        try:
+            count = write_baseline(settings.save_baseline, kept)
+            log.outputs.append(
+                f"saved the metrics of {count} configuration(s) as a baseline in {settings.save_baseline}"
+            )
+        except (OSError, ValueError) as exc:
+            log.problems.append(f"could not write the baseline {settings.save_baseline}: {exc}")
+
+
+def run_summary(outcomes: Iterable[Outcome], *, command: str, duration: float, exitstatus: int) -> dict[str, Any]:
+    """The JSON-safe summary handed to ``pytest_memento_run_finished`` and
+    the built-in notifiers."""
+    outcomes = list(outcomes)
+    counts = {status.value: 0 for status in Status}
+    for outcome in outcomes:
+        counts[outcome.status.value] += 1
+    failures = [
+        {"experiment": o.experiment or o.nodeid, "id": o.test_id, "config": dict(o.config), "error": o.error}
+        for o in outcomes
+        if o.status.broken
+    ]
+    return {
+        "session": command,
+        "duration": round(duration, 3),
+        "exitstatus": int(exitstatus),
+        "counts": counts,
+        "failures": failures,
+        "best": best_configurations(outcomes),
+    }
+
+
+def best_configurations(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
+    """Per experiment and metric, the configuration with the best value
+    (lowest for ``goals`` "min", highest otherwise) among ran and cached."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for outcome in sorted(outcomes, key=lambda o: o.test_id):
+        if not outcome.status.finished:
+            continue
+        for metric, value in outcome.metrics.items():
+            if value != value:  # NaN is never best
+                continue
+            goal = outcome.goals.get(metric, "max")
+            slot = (outcome.experiment, metric)
+            current = best.get(slot)
+            if current is None or (value < current["value"] if goal == "min" else value > current["value"]):
+                best[slot] = {
+                    "experiment": outcome.experiment,
+                    "metric": metric,
+                    "goal": goal,
+                    "value": value,
+                    "id": outcome.test_id,
+                    "config": dict(outcome.config),
+                }
+    return [best[slot] for slot in sorted(best)]
+
+
+def finish(config: pytest.Config, exitstatus: int) -> None:
+    """Controller only: the hook, then the built-in notifiers (whose
+    failures are warnings, never a failed run)."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None or hasattr(config, "workerinput") or not session.log.outcomes:
+        return
+    command = "pytest " + " ".join(config.invocation_params.args)
+    summary = run_summary(
+        session.log.outcomes.values(), command=command, duration=time.time() - session.started, exitstatus=exitstatus
+    )
+    config.hook.pytest_memento_run_finished(summary=summary)
+    targets = session.settings.notifiers
+    if targets.webhook or targets.email:
+        session.log.problems.extend(
+            notify_all(summary, webhook_url=targets.webhook, email=targets.email, env=os.environ)
+        )

@@ -1,0 +1,54 @@
+"""The private pytest use of :mod:`pytest_memento.pytest_compat`: these
+fail loudly when a pytest release breaks it."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_memento.pytest_compat import builtin_teardown, terminal_width
+
+
+def test_the_builtin_runner_teardown_is_found(pytestconfig: pytest.Config) -> None:
+    teardown = builtin_teardown(pytestconfig)
+    assert callable(teardown)
+    assert teardown.__module__ == "_pytest.runner", (
+        f"pytest {pytest.__version__}: the 'runner' plugin's teardown moved to {teardown.__module__}; "
+        "cached items may no longer tear down fixtures correctly"
+    )
+
+
+def test_the_terminal_width_is_read(pytestconfig: pytest.Config) -> None:
+    assert terminal_width(pytestconfig) >= 40
+
+
+def test_cached_items_tear_down_module_fixtures(pytester: pytest.Pytester) -> None:
+    """End to end: a module fixture used by items that ran is torn down
+    when the cached items of the module end (the builtin teardown works)."""
+    pytester.makepyfile(
+        test_a="""
+        import pytest
+        import pytest_memento as memento
+
+        @pytest.fixture(scope="module")
+        def resource():
+            yield "r"
+            print("TEARDOWN-A")
+
+        def test_uses(resource):
+            pass
+
+        @memento.matrix(parameters={"i": range(2)})
+        def exp(config):
+            return {"i": config.i}
+        """,
+        test_b="""
+        def test_after():
+            print("B-RUNS")
+        """,
+    )
+    pytester.runpytest_subprocess("-p", "no:xdist")
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "-s")
+    assert result.ret == 0
+    text = result.stdout.str()
+    assert "TEARDOWN-A" in text
+    assert text.index("TEARDOWN-A") < text.index("B-RUNS")
