@@ -48,7 +48,7 @@ def parse_shard(spec: str, env: Mapping[str, str]) -> tuple[int, int]:
     if spec.count("/") != 1:
         raise ShardError(f"expected K/N (for example 2/8) or auto, got {spec!r}")
     index_text, count_text = spec.split("/")
-    index, count = _number(index_text, "--memento-shard K"), _number(count_text, "--memento-shard N")
+    index, count = _number(index_text, "K"), _number(count_text, "N")
     return _checked(index, count, f"got {spec!r}")
 
 

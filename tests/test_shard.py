@@ -55,7 +55,7 @@ def test_parse_shard(spec: str, env: dict[str, str], expected: tuple[int, int]) 
     ("spec", "env", "message"),
     [
         ("3", {}, "expected K/N"),
-        ("a/2", {}, "--memento-shard K: expected a whole number, got 'a'"),
+        ("a/2", {}, "K: expected a whole number, got 'a'"),
         ("0/2", {}, "between 1 and 2"),
         ("3/2", {}, "between 1 and 2"),
         ("1/0", {}, "count must be 1 or more"),
@@ -134,6 +134,10 @@ def test_bad_shard_is_a_usage_error(pytester: pytest.Pytester, run_plain) -> Non
     result = run_plain("--memento-shard", "5/4")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--memento-shard: the shard index must be between 1 and 4 (got '5/4')*"])
+    letters = run_plain("--memento-shard", "a/b")
+    assert letters.ret == pytest.ExitCode.USAGE_ERROR
+    letters.stderr.fnmatch_lines(["*pytest-memento: --memento-shard: K: expected a whole number, got 'a'"])
+    assert "--memento-shard: --memento-shard" not in letters.stderr.str()
 
 
 def test_adding_a_configuration_reruns_only_it(pytester: pytest.Pytester, run_plain) -> None:
