@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,11 +32,14 @@ class Case:
         "encoded",
         "experiment",
         "goals",
+        "group",
+        "group_size",
         "id",
         "key",
         "marks",
         "matrix_index",
         "params",
+        "replicates",
         "settings",
         "tolerance",
         "version",
@@ -63,6 +67,12 @@ class Case:
         self.goals: Mapping[str, str] | None = None
         self.tolerance: Any = None
         self.experiment = ""
+        #: The parameters whose values are replicates (seeds) of one group.
+        self.replicates: tuple[str, ...] = ()
+        #: What the configurations of one replicate group share (empty: no replicates).
+        self.group = b""
+        #: How many configurations the grid gives this case's replicate group.
+        self.group_size = 1
 
     @property
     def config(self) -> Config:
@@ -232,6 +242,7 @@ class _Expander:
         if problem:
             raise self.error(f"{prefix}goals/tolerance", problem)
         excludes = self.check_rules(spec.exclude, names, "exclude", prefix)
+        replicates = self.replicate_axes(spec.replicates, names, settings, prefix)
         cases: list[Case] = []
         for combo in itertools.product(*(entries for _, entries in axes)):
             values = [value for entry in combo for value in entry.values]
@@ -247,7 +258,54 @@ class _Expander:
             cases.append(self.include_case(extra, index, names, settings, setting_encodings, spec, number, prefix))
         for case in cases:
             case.goals, case.tolerance = spec.goals, spec.tolerance
+        if replicates:
+            self.mark_groups(cases, axes, replicates, encode_config(setting_encodings) + encode(spec.version))
         return cases
+
+    def mark_groups(
+        self,
+        cases: list[Case],
+        axes: list[tuple[tuple[str, ...], list[_Entry]]],
+        replicates: tuple[str, ...],
+        shared: bytes,
+    ) -> None:
+        """Give each case its replicate axes and what its group shares,
+        reusing the encodings made for the axes (the values are the same objects)."""
+        codes = {
+            (name, id(value)): code
+            for names, entries in axes
+            if not set(names) <= set(replicates)
+            for entry in entries
+            for name, value, code in zip(names, entry.values, entry.encodings, strict=True)
+        }
+        for case in cases:
+            case.replicates = replicates
+            others = {
+                name: codes.get((name, id(value))) or _group_code(value)
+                for name, value in case.params.items()
+                if name not in replicates
+            }
+            case.group = encode_config(others) + shared
+
+    def replicate_axes(
+        self, replicates: Any, names: list[str], settings: Mapping[str, Any], prefix: str
+    ) -> tuple[str, ...]:
+        """The replicate parameters: as declared, else ``seed`` when it is one."""
+        if replicates is None:
+            return ("seed",) if "seed" in names else ()
+        chosen = (replicates,) if isinstance(replicates, str) else replicates
+        if not isinstance(chosen, (tuple, list)) or not all(isinstance(name, str) for name in chosen):
+            raise self.error(
+                f"{prefix}replicates", f"expected a parameter name or a tuple of names, got {replicates!r}"
+            )
+        for name in chosen:
+            if name in settings:
+                raise self.error(f"{prefix}replicates", f"{name!r} is a setting; replicates must be parameters")
+            if name not in names:
+                raise self.error(
+                    f"{prefix}replicates", f"{name!r} is not a parameter (parameters: {', '.join(names) or 'none'})"
+                )
+        return tuple(dict.fromkeys(chosen))
 
     def check_rules(self, rules: Any, names: list[str], what: str, prefix: str) -> list[Any]:
         if not isinstance(rules, list):
@@ -361,4 +419,17 @@ def expand(experiment: str, specs: Sequence[MatrixSpec]) -> list[Case]:
         raise expander.error("matrix", "every configuration is excluded; the grid is empty")
     for case, unique in zip(cases, unique_ids([case.id for case in cases]), strict=True):
         case.id = unique
+    sizes = Counter(case.group for case in cases if case.group)
+    for case in cases:
+        if case.group:
+            case.group_size = sizes[case.group]
     return cases
+
+
+def _group_code(value: Any) -> bytes:
+    """A value's identity for counting replicate groups within this process
+    (never stored): a value without a stable identity stands for itself."""
+    try:
+        return encode(value)
+    except UnstableValueError:
+        return b"#" + str(id(value)).encode()

@@ -89,7 +89,17 @@ class Config(Mapping[str, Any]):
 class MatrixSpec:
     """One ``@matrix(...)`` as written; validated when it is expanded."""
 
-    __slots__ = ("exclude", "goals", "include", "parameters", "problem", "settings", "tolerance", "version")
+    __slots__ = (
+        "exclude",
+        "goals",
+        "include",
+        "parameters",
+        "problem",
+        "replicates",
+        "settings",
+        "tolerance",
+        "version",
+    )
 
     def __init__(
         self,
@@ -100,8 +110,11 @@ class MatrixSpec:
         version: Any,
         goals: Any,
         tolerance: Any,
+        replicates: Any = None,
     ) -> None:
         self.problem: str | None = None
+        #: Replicate axes as written (None: a parameter named ``seed``, if any).
+        self.replicates = replicates
         self.parameters = self._materialize(parameters)
         self.settings = settings
         self.exclude = self._as_list(exclude, "exclude")
@@ -146,6 +159,7 @@ def matrix(
     version: Any = 0,
     goals: Mapping[str, str] | None = None,
     tolerance: float | Mapping[str, float] | None = None,
+    replicates: str | Sequence[str] | None = None,
 ) -> Callable[[F], F]:
     """Turn a function into one pytest item per configuration.
 
@@ -156,8 +170,13 @@ def matrix(
     dicts or ``config -> bool`` callables), ``include`` adds whole ones.
     Bump ``version`` to invalidate stored results on purpose. ``goals`` and
     ``tolerance`` declare how metrics are compared against a baseline.
+    ``replicates`` names the parameter(s) whose values are repetitions of
+    one configuration (seeds): tables average over them. Without it, a
+    parameter named ``seed`` is; ``replicates=()`` declares none.
     """
-    spec = MatrixSpec({} if parameters is None else parameters, settings, exclude, include, version, goals, tolerance)
+    spec = MatrixSpec(
+        {} if parameters is None else parameters, settings, exclude, include, version, goals, tolerance, replicates
+    )
 
     def decorate(func: F) -> F:
         if not callable(func) or isinstance(func, type):
