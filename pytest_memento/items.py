@@ -168,6 +168,8 @@ def outcome_of(
         metrics=metrics,
         duration=duration,
         goals=dict(case.goals or {}),
+        replicates=case.replicates,
+        group_size=case.group_size if case.replicates else 0,
         problems=decision.problems,
         checkpoint=_checkpoint_note(state.checkpoint),
     )
@@ -269,6 +271,10 @@ def store_if_passed(item: pytest.Item) -> None:
     fingerprint = session.fingerprint(item.function)
     checkpoint = state.checkpoint
     extra: dict[str, Any] = {"fingerprint": fingerprint.value, "config_hash": case.config_hash, "seed": state.seed}
+    if case.replicates:  # for tables over replicate groups (see aggregate.py)
+        extra.update(replicates=list(case.replicates), group_size=case.group_size)
+    if case.goals:
+        extra["goals"] = dict(case.goals)
     if checkpoint is not None and checkpoint.resumed_from is not None:
         extra["resumed"] = checkpoint.resumed_from.describe()
     record = build_record(

@@ -11,8 +11,9 @@ over a list of these records. Pure: no pytest.
 
     {"nodeid", "status", "reason", "cached", "experiment", "test_id", "key",
      "config_hash", "config", "parameters", "labels", "metrics", "duration",
-     "problems", "error"?, "goals"?, "checkpoint_saves"?, "resumed"?,
-     "checkpoint_ignored"?, "verified"?, "baseline"?, "regressions"?, "improved"?}
+     "problems", "executed", "error"?, "goals"?, "replicates"?, "group_size"?,
+     "checkpoint_saves"?, "resumed"?, "checkpoint_ignored"?, "verified"?,
+     "baseline"?, "regressions"?, "improved"?}
 
 (keys marked ``?`` appear only when they say something).
 """
@@ -100,6 +101,10 @@ class Outcome:
     metrics: Mapping[str, int | float] = field(default_factory=dict)
     duration: float = 0.0
     goals: Mapping[str, str] = field(default_factory=dict)
+    #: The parameters whose values are replicates (seeds) of one group, and
+    #: how many configurations the grid gives that group (0: not known).
+    replicates: tuple[str, ...] = ()
+    group_size: int = 0
     #: Warnings met while deciding or storing (shown once at the end of the run).
     problems: tuple[str, ...] = ()
     #: The first line of the failure, for summaries.
@@ -108,6 +113,9 @@ class Outcome:
     #: --memento-verify: whether the re-run reproduced the stored metrics.
     verified: bool | None = None
     baseline: BaselineVerdict | None = None
+    #: Whether the experiment function was called in this run (not for a
+    #: cached or not-cached configuration, even when the baseline fails it).
+    executed: bool = True
 
     @property
     def cached(self) -> bool:
@@ -133,11 +141,16 @@ class Outcome:
             "metrics": dict(self.metrics),
             "duration": self.duration,
             "problems": list(self.problems),
+            "executed": self.executed,
         }
         if self.error:
             data["error"] = self.error
         if self.goals:
             data["goals"] = dict(self.goals)
+        if self.replicates:
+            data["replicates"] = list(self.replicates)
+        if self.group_size:
+            data["group_size"] = self.group_size
         if self.checkpoint is not None:
             data["checkpoint_saves"] = self.checkpoint.saves
             if self.checkpoint.resumed is not None:
@@ -189,11 +202,14 @@ class Outcome:
             metrics=metrics_of(_mapping(data.get("metrics"))),
             duration=float(data.get("duration") or 0.0),
             goals={str(k): str(v) for k, v in _mapping(data.get("goals")).items()},
+            replicates=_strings(data.get("replicates")),
+            group_size=int(data.get("group_size") or 0),
             problems=_strings(data.get("problems")),
             error=str(data.get("error", "")),
             checkpoint=checkpoint,
             verified=verified if isinstance(verified, bool) else None,
             baseline=baseline,
+            executed=data.get("executed", True) is not False,
         )
 
 

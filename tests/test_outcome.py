@@ -23,6 +23,8 @@ FULL = Outcome(
     metrics={"accuracy": 0.9, "epochs": 3},
     duration=1.25,
     goals={"accuracy": "max"},
+    replicates=("seed",),
+    group_size=5,
     problems=("a warning",),
     error="AssertionError: too low",
     checkpoint=CheckpointNote(3, resumed="save #2 at 2026-12-02 05:00:00", ignored=None),
