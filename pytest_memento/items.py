@@ -271,8 +271,10 @@ def store_if_passed(item: pytest.Item) -> None:
     fingerprint = session.fingerprint(item.function)
     checkpoint = state.checkpoint
     extra: dict[str, Any] = {"fingerprint": fingerprint.value, "config_hash": case.config_hash, "seed": state.seed}
-    if case.replicates:  # for tables over replicate groups (see aggregate.py)
-        extra.update(replicates=list(case.replicates), group_size=case.group_size)
+    # For tables over replicate groups (see aggregate.py); [] means none.
+    extra["replicates"] = list(case.replicates)
+    if case.replicates:
+        extra["group_size"] = case.group_size
     if case.goals:
         extra["goals"] = dict(case.goals)
     if checkpoint is not None and checkpoint.resumed_from is not None:
