@@ -55,6 +55,9 @@ class CheckpointInfo:
     fingerprint: Any
     label: Mapping[str, Any]
 
+    def __str__(self) -> str:
+        return self.describe()
+
     def describe(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.saved))
         return f"save #{self.saves} at {when}"

@@ -3,15 +3,17 @@ finds its configuration, and ``--memento-shard`` keeps one shard."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .expand import Case, expand
+from .expand import Case, argnames_for, check_arguments, expand
 from .hashing import config_hash, config_key, node_key
 from .matrix import Config, MatrixError, specs_of
+from .pytest_compat import fixture_names
 from .shard import shard_of
 from .state import ITEM_KEY, SESSION_KEY, ItemState
 
@@ -59,6 +61,31 @@ def expanded(config: pytest.Config, path: Path, func: Any) -> tuple[str, list[Ca
         return experiment, expand(experiment, specs_of(func))
     except MatrixError as exc:
         raise pytest.Collector.CollectError(str(exc)) from None
+
+
+def _own_arguments(func: Any) -> list[str]:
+    """The arguments the function itself asks for (no defaults, no self)."""
+    try:
+        parameters = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = [p.name for p in parameters if p.kind in kinds and p.default is p.empty]
+    return names[1:] if names[:1] == ["self"] else names
+
+
+def parametrize(metafunc: pytest.Metafunc) -> None:
+    """Parametrize a matrix function with its configurations."""
+    experiment, cases = expanded(metafunc.config, metafunc.definition.path, metafunc.function)
+    fixtures = fixture_names(metafunc)
+    try:
+        if fixtures is not None:
+            check_arguments(cases, _own_arguments(metafunc.function), fixtures.__contains__, experiment)
+        argnames = argnames_for(cases, metafunc.fixturenames, experiment)
+    except MatrixError as exc:
+        raise pytest.Collector.CollectError(str(exc)) from None
+    values, ids = param_sets(cases, argnames, experiment)
+    metafunc.parametrize(argnames, values, ids=ids)
 
 
 def param_sets(cases: Sequence[Case], argnames: Sequence[str], experiment: str) -> tuple[list[Any], list[str]]:

@@ -11,6 +11,7 @@ stored, signature refused                    run        ``signature refused``
 stored, chosen by ``--memento-verify``       run        ``--memento-verify`` (not replaced)
 stored, same code                            cached     ``stored``
 stored, code changed, keep or cached-only    cached     ``stale, kept: code changed (...)``
+stored, code changed, last run failed        run        ``last run failed``
 stored, code changed                         run        ``code changed (...)``
 nothing stored, ``--memento-cached-only``    skip       ``not cached``
 a damaged record of the key                  run        ``stored entry unusable (...)``
@@ -86,6 +87,9 @@ def decide(
         if settings.keep_stale or settings.cached_only:
             kept = f"{case.experiment}[{case.id}]: {stale}; kept"
             return Decision(Action.CACHED, f"stale, kept: {stale}", entry, (*problems, kept))
+        if last_failed:
+            # The stored result predates a run that failed: that failure is why it runs now.
+            return Decision(Action.RUN, "last run failed", problems=problems)
         return Decision(Action.RUN, stale, problems=problems)
     if settings.cached_only:
         return Decision(Action.NOT_CACHED, "not cached", problems=problems)

@@ -10,10 +10,11 @@ recognised by shape.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .baseline import check_goals
@@ -21,7 +22,7 @@ from .hashing import UnstableValueError, encode, encode_config
 from .ids import auto_id, disambiguate, display_label, is_param_set, unique_ids
 from .matrix import MAX_GRID, RESERVED, Config, MatrixError, MatrixSpec
 
-__all__ = ["Case", "argnames_for", "display_label", "expand"]  # display_label comes from .ids
+__all__ = ["Case", "argnames_for", "check_arguments", "display_label", "expand"]  # display_label comes from .ids
 
 
 class Case:
@@ -41,6 +42,7 @@ class Case:
         "params",
         "replicates",
         "settings",
+        "shown",
         "tolerance",
         "version",
     )
@@ -73,6 +75,8 @@ class Case:
         self.group = b""
         #: How many configurations the grid gives this case's replicate group.
         self.group_size = 1
+        #: Parameters whose value has no identity of its own: the ``pytest.param`` id shown for it.
+        self.shown: dict[str, str] = {}
 
     @property
     def config(self) -> Config:
@@ -88,13 +92,24 @@ class Case:
 class _Entry:
     """One value on one axis: the values it gives its names, id and marks."""
 
-    __slots__ = ("encodings", "id", "marks", "values")
+    __slots__ = ("encodings", "explicit", "id", "marks", "shown", "values")
 
-    def __init__(self, values: tuple[Any, ...], encodings: tuple[bytes, ...], id: str, marks: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        values: tuple[Any, ...],
+        encodings: tuple[bytes, ...],
+        id: str,
+        marks: tuple[Any, ...],
+        shown: tuple[str | None, ...] = (),
+        explicit: bool = False,
+    ) -> None:
         self.values = values
         self.encodings = encodings
         self.id = id
         self.marks = marks
+        #: Per value, the ``pytest.param`` id that stands for it (a value with no stable identity), or None.
+        self.shown = shown or (None,) * len(values)
+        self.explicit = explicit
 
 
 class _Expander:
@@ -139,7 +154,8 @@ class _Expander:
             if len(values) > MAX_GRID:
                 raise self.error(where, f"has more than {MAX_GRID} values; is it infinite?")
             entries = [self.entry(names, value, where, index) for index, value in enumerate(values)]
-            for entry, unique in zip(entries, disambiguate([e.id for e in entries]), strict=True):
+            plain = [e.values[0] if len(e.values) == 1 and not e.explicit else None for e in entries]
+            for entry, unique in zip(entries, disambiguate([e.id for e in entries], plain), strict=True):
                 entry.id = unique
             axes.append((names, entries))
         return axes
@@ -176,10 +192,10 @@ class _Expander:
         encodings = tuple(self.encode(item, f"{where}[{index}]", param_id, hint) for item in values)
         if param_id is None:
             ids = [auto_id(item, name, index) for item, name in zip(values, names, strict=True)]
-            entry_id = "-".join(ids)
-        else:
-            entry_id = str(param_id)
-        return _Entry(values, encodings, entry_id, marks)
+            return _Entry(values, encodings, "-".join(ids), marks)
+        stand_in = b"I" + encode(param_id)
+        shown = tuple(str(param_id) if code == stand_in else None for code in encodings)
+        return _Entry(values, encodings, str(param_id), marks, shown, explicit=True)
 
     def settings(self, settings: Any, names: set[str], prefix: str) -> tuple[dict[str, Any], dict[str, bytes]]:
         if settings is None:
@@ -253,7 +269,14 @@ class _Expander:
             marks = tuple(mark for entry in combo for mark in entry.marks)
             case_id = "-".join(entry.id for entry in combo)
             encoded = encode_config({**dict(zip(names, encodings, strict=True)), **setting_encodings})
-            cases.append(Case(params, settings, case_id, marks, spec.version, encoded, number))
+            case = Case(params, settings, case_id, marks, spec.version, encoded, number)
+            case.shown = {
+                name: label
+                for (axis_names, _), entry in zip(axes, combo, strict=True)
+                for name, label in zip(axis_names, entry.shown, strict=True)
+                if label is not None
+            }
+            cases.append(case)
         for index, extra in enumerate(self.check_rules(spec.include, names, "include", prefix)):
             cases.append(self.include_case(extra, index, names, settings, setting_encodings, spec, number, prefix))
         for case in cases:
@@ -369,14 +392,19 @@ class _Expander:
         encodings: dict[str, bytes] = {}
         ids: list[str] = []
         marks: list[Any] = []
+        shown: dict[str, str] = {}
         for name in names:
             entry = self.entry((name,), extra[name], f"{where}[{name!r}]", index)
             params[name] = entry.values[0]
             encodings[name] = entry.encodings[0]
             ids.append(entry.id)
             marks.extend(entry.marks)
+            if entry.shown[0] is not None:
+                shown[name] = entry.shown[0]
         encoded = encode_config({**encodings, **setting_encodings})
-        return Case(params, settings, "-".join(ids), tuple(marks), spec.version, encoded, number)
+        case = Case(params, settings, "-".join(ids), tuple(marks), spec.version, encoded, number)
+        case.shown = shown
+        return case
 
 
 def argnames_for(cases: Sequence[Case], requested: Sequence[str], experiment: str) -> list[str]:
@@ -399,6 +427,23 @@ def argnames_for(cases: Sequence[Case], requested: Sequence[str], experiment: st
                 )
         names.append(name)
     return names
+
+
+def check_arguments(cases: Sequence[Case], arguments: Sequence[str], is_fixture: Callable[[str], bool], experiment: str) -> None:
+    """Raise a :class:`MatrixError` for a function argument that is neither
+    a parameter, a setting nor a fixture (a misspelled parameter), naming
+    the matrix's names and the closest match."""
+    params = list(dict.fromkeys(name for case in cases for name in case.params))
+    settings = list(dict.fromkeys(name for case in cases for name in case.settings))
+    for name in arguments:
+        if name in RESERVED or name in params or name in settings or is_fixture(name):
+            continue
+        known = f"parameters: {', '.join(params) or 'none'}"
+        if settings:
+            known += f"; settings: {', '.join(settings)}"
+        close = difflib.get_close_matches(name, [*params, *settings], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise MatrixError(f"{experiment}: argument {name!r} is not a parameter, a setting or a fixture ({known}){hint}")
 
 
 def expand(experiment: str, specs: Sequence[MatrixSpec]) -> list[Case]:

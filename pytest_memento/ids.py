@@ -39,7 +39,7 @@ def auto_id(value: Any, name: str, index: int) -> str:
     if value is None or (isinstance(value, (bool, int)) and not isinstance(value, enum.Enum)):
         return str(value)
     if isinstance(value, float):
-        return repr(value)
+        return repr(float(value))  # 0.0001, not np.float64(0.0001)
     if isinstance(value, str):
         if 0 < len(value) <= MAX_ID_TEXT and value.isprintable() and not any(c.isspace() for c in value):
             return value
@@ -65,12 +65,42 @@ def display_label(value: Any) -> str | None:
     return None if label.startswith("\0") else label
 
 
-def disambiguate(ids: Sequence[str]) -> list[str]:
-    """Values of one axis that share an id get their index appended."""
-    seen: dict[str, int] = {}
-    for value_id in ids:
-        seen[value_id] = seen.get(value_id, 0) + 1
-    return [f"{value_id}{index}" if seen[value_id] > 1 else value_id for index, value_id in enumerate(ids)]
+def _suffixed(value_id: str, index: int) -> str:
+    # "1" + 0 would read "10", another value's id: keep a separator after digits.
+    return f"{value_id}_{index}" if value_id[-1:].isdigit() else f"{value_id}{index}"
+
+
+def disambiguate(ids: Sequence[str], values: Sequence[Any] | None = None) -> list[str]:
+    """Ids of one axis made distinct and unmistakable: a string whose id is
+    another value's (``"1"`` beside ``1``) is shown quoted (``'1'``); other
+    values sharing an id get their index (``train.csv0``, ``1_0``); no
+    result equals another value's id."""
+    result = list(ids)
+
+    def collisions() -> dict[str, list[int]]:
+        where: dict[str, list[int]] = {}
+        for position, value_id in enumerate(result):
+            where.setdefault(value_id, []).append(position)
+        return {value_id: positions for value_id, positions in where.items() if len(positions) > 1}
+
+    if values is not None:
+        for positions in collisions().values():
+            if any(not isinstance(values[p], str) for p in positions):
+                for p in positions:
+                    if isinstance(values[p], str):
+                        result[p] = repr(values[p])
+    changed: set[int] = set()
+    for _ in range(len(result) + 1):
+        clashing = collisions()
+        if not clashing:
+            return result
+        for positions in clashing.values():
+            # A value whose id was unique keeps it; the numbered ones move on.
+            movable = [p for p in positions if p in changed] or positions
+            for p in movable:
+                result[p] = f"{result[p]}_{p}" if p in changed else _suffixed(result[p], p)
+                changed.add(p)
+    return [f"{value_id}_{p}" for p, value_id in enumerate(result)]  # pragma: no cover - unreachable
 
 
 def unique_ids(ids: Sequence[str]) -> list[str]:

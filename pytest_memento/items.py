@@ -122,7 +122,8 @@ def call(item: pytest.Function) -> bool | None:
 
 def _config_json(state: ItemState, case: Case) -> dict[str, Any]:
     if state.config_json is None:
-        state.config_json = jsonable_mapping({**case.params, **case.settings})
+        # A value with no identity of its own is shown by the id that stands for it.
+        state.config_json = jsonable_mapping({**case.params, **case.settings}) | case.shown
     return state.config_json
 
 
@@ -131,7 +132,7 @@ def _labels(case: Case) -> dict[str, str]:
     ``sklearn.svm._classes.SVC``), for tables."""
     labels = {}
     for name, value in case.params.items():
-        label = display_label(value)
+        label = case.shown.get(name) or display_label(value)
         if label is not None:
             labels[name] = label
     return labels
@@ -172,6 +173,7 @@ def outcome_of(
         group_size=case.group_size if case.replicates else 0,
         problems=decision.problems,
         checkpoint=_checkpoint_note(state.checkpoint),
+        executed=decision.action is Action.RUN,
     )
 
 

@@ -16,8 +16,7 @@ import pytest
 
 from . import collect, items, lifecycle, summary
 from .checkpoint import Checkpoint
-from .expand import argnames_for
-from .matrix import Config, MatrixError, specs_of
+from .matrix import Config, specs_of
 from .session import MementoSession
 from .settings import EMAIL_INI, Settings, SettingsError, Sources, resolve
 from .state import SESSION_KEY
@@ -164,13 +163,7 @@ def pytest_pycollect_makeitem(
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not specs_of(metafunc.function):
         return
-    experiment, cases = collect.expanded(metafunc.config, metafunc.definition.path, metafunc.function)
-    try:
-        argnames = argnames_for(cases, metafunc.fixturenames, experiment)
-    except MatrixError as exc:
-        raise pytest.Collector.CollectError(str(exc)) from None
-    values, ids = collect.param_sets(cases, argnames, experiment)
-    metafunc.parametrize(argnames, values, ids=ids)
+    collect.parametrize(metafunc)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -12,7 +12,12 @@ loudly when a pytest release breaks either use.
    setup hooks never ran for this item. So the built-in ``runner`` plugin's
    ``pytest_runtest_teardown`` is looked up (by its registered name, which
    is public through ``pluginmanager.get_plugin``) and called alone.
-2. The terminal width for the results table: ``TerminalReporter`` exposes
+2. Which argument names have a fixture definition, at collection: an
+   experiment's misspelled parameter is one clear collection error instead
+   of pytest's "fixture not found" once per configuration. pytest keeps the
+   definitions it found for a function in ``Metafunc._arg2fixturedefs``
+   (what its own ``parametrize`` reads); there is no public accessor.
+3. The terminal width for the results table: ``TerminalReporter`` exposes
    no public width; ``config.get_terminal_writer()`` is public and its
    ``fullwidth`` is what pytest itself uses for separator lines.
 """
@@ -24,7 +29,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["builtin_teardown", "terminal_width"]
+__all__ = ["builtin_teardown", "fixture_names", "terminal_width"]
 
 #: Width used when the terminal writer cannot tell (no terminal plugin).
 DEFAULT_WIDTH = 100
@@ -40,6 +45,13 @@ def builtin_teardown(config: pytest.Config) -> Callable[..., Any]:
             "cached items cannot tear down fixtures. Please report this with your pytest version."
         )
     return teardown
+
+
+def fixture_names(metafunc: pytest.Metafunc) -> set[str] | None:
+    """Names with a fixture definition visible to ``metafunc``'s function,
+    or None when this pytest does not say (then nothing is checked)."""
+    found = getattr(metafunc, "_arg2fixturedefs", None)
+    return set(found) if isinstance(found, dict) else None
 
 
 def terminal_width(config: pytest.Config) -> int:

@@ -56,12 +56,29 @@ class RunLog:
         return counts
 
     def reasons(self) -> dict[str, int]:
-        """Why configurations that were not cached ran (or did not)."""
+        """Why the configurations that ran did."""
         reasons: dict[str, int] = {}
         for outcome in self.outcomes.values():
-            if outcome.status is not Status.CACHED and outcome.reason:
+            if outcome.executed and outcome.status is not Status.CACHED and outcome.reason:
                 reasons[outcome.reason] = reasons.get(outcome.reason, 0) + 1
         return reasons
+
+    def not_run(self) -> dict[str, int]:
+        """What happened to configurations that did not run and are not
+        simply cached: skipped as not cached, failed from the store by the
+        baseline."""
+        found: dict[str, int] = {}
+        for outcome in self.outcomes.values():
+            if outcome.executed or outcome.status is Status.CACHED:
+                continue
+            if outcome.status is Status.SKIPPED:
+                what = f"skipped: {outcome.reason}"
+            elif outcome.baseline is not None and outcome.baseline.verdict == "worse":
+                what = "cached, worse than the baseline"
+            else:
+                what = f"{outcome.status.value} from the store"
+            found[what] = found.get(what, 0) + 1
+        return found
 
 
 def _utc(timestamp: float) -> str:

@@ -71,6 +71,9 @@ def terminal_summary(reporter: pytest.TerminalReporter, session: MementoSession)
     reasons = log.reasons()
     if reasons:
         reporter.write_line("ran because: " + ", ".join(f"{reason} ({n})" for reason, n in reasons.items()))
+    not_run = log.not_run()
+    if not_run:
+        reporter.write_line("not run: " + ", ".join(f"{what} ({n})" for what, n in not_run.items()))
     for line in baseline_summary(session):
         reporter.write_line(line)
     for line in log.outputs:

@@ -106,6 +106,16 @@ def test_changed_code_names_the_parts_that_changed(store: ResultStore, tmp_path:
     assert decision.entry is None
 
 
+def test_changed_code_after_a_failed_run_says_the_run_failed(store: ResultStore, tmp_path: Path) -> None:
+    # Stored by an old passing run; the code changed and the next run failed: --lf reruns it
+    # because it failed, not because of a code change since that failing run.
+    case = make_case()
+    put(store, case)
+    now = Fingerprint("e" * 64, {"test_x.py::train": "1", "test_x.py::helper": "3"})
+    decision = decide(case, now, store=store, settings=settings(tmp_path), last_failed=True)
+    assert (decision.action, decision.reason) == (Action.RUN, "last run failed")
+
+
 @pytest.mark.parametrize("option", ["keep_stale", "cached_only"])
 def test_changed_code_is_kept_with_a_warning_when_asked(store: ResultStore, tmp_path: Path, option: str) -> None:
     case = make_case()

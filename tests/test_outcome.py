@@ -115,4 +115,9 @@ def test_run_log_counts_reasons_problems_and_teardown_errors() -> None:
     assert log.counts() == {Status.RAN: 1, Status.CACHED: 1, Status.ERROR: 1}
     assert log.reasons() == {"new configuration": 2}
     assert log.problems == ["p1", "p2"]
-    assert set(log.outcomes) == {"a", "b", "c"}
+    log.record(Outcome("d", Status.SKIPPED, "not cached", executed=False))
+    worse = BaselineVerdict("worse", regressions=("acc: ...",))
+    log.record(Outcome("e", Status.FAILED, "stored", executed=False, baseline=worse))
+    assert log.reasons() == {"new configuration": 2}
+    assert log.not_run() == {"skipped: not cached": 1, "cached, worse than the baseline": 1}
+    assert set(log.outcomes) == {"a", "b", "c", "d", "e"}

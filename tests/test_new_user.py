@@ -1,0 +1,135 @@
+"""What a new user trips over (issue 13), end to end as a user runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import lines_with, outcomes
+
+GRID = """
+import pytest_memento as memento
+
+@memento.matrix(parameters={"a": [1, 2], "seed": [0, 1]}, goals={"score": "max"})
+def train(config):
+    return {"score": config.a + config.seed / 10}
+"""
+
+
+def test_ran_because_only_counts_what_ran(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(test_grid=GRID)
+    assert run().ret == 0
+    run("--memento-save-baseline", "baseline.json")
+    baseline = json.loads((pytester.path / "baseline.json").read_text())
+    for entry in baseline["experiments"]["test_grid.py::train"].values():
+        entry["metrics"]["score"] += 10  # every stored score is now worse than the baseline
+    (pytester.path / "baseline.json").write_text(json.dumps(baseline))
+    result = run("--memento-baseline", "baseline.json")
+    assert outcomes(result) == {"failed": 4}
+    assert not lines_with(result, "ran because")
+    result.stdout.fnmatch_lines(["*not run: cached, worse than the baseline (4)*"])
+
+    pytester.makepyfile(test_other=GRID.replace("train", "other"))
+    only = run("--memento-cached-only", "test_other.py")
+    assert outcomes(only) == {"skipped": 4}
+    assert not lines_with(only, "ran because")
+    only.stdout.fnmatch_lines(["*not run: skipped: not cached (4)*"])
+
+
+def test_last_failed_after_an_edit_says_the_run_failed(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(test_grid=GRID)
+    assert run().ret == 0
+    pytester.makepyfile(test_grid=GRID.replace("return {", "assert config.a == 1\n    return {"))
+    failing = run()
+    assert outcomes(failing) == {"passed": 2, "failed": 2}
+    failing.stdout.fnmatch_lines(["*ran because: code changed (train) (4)*"])
+    again = run("--lf")
+    assert outcomes(again)["failed"] == 2
+    again.stdout.fnmatch_lines(["*ran because: last run failed (2)*"])
+    assert not lines_with(again, "code changed")
+
+
+IDENTITY = """
+import pytest
+import pytest_memento as memento
+
+@memento.matrix(parameters={"f": [pytest.param(lambda x: x, id="identity"), pytest.param(abs, id="absolute")]})
+def exp(config):
+    return {"value": config.f(-2)}
+"""
+
+
+def test_a_value_is_shown_by_its_id_wherever_it_is_shown(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(test_fn=IDENTITY)
+    result = run("--memento-export", "out.csv", "--memento-export", "out.md", "--memento-save-baseline", "b.json")
+    assert result.ret == 0, result.stdout.str()
+    everything = result.stdout.str() + (pytester.path / "out.csv").read_text() + (pytester.path / "out.md").read_text()
+    everything += (pytester.path / "b.json").read_text()
+    assert "0x" not in everything
+    assert "<lambda>" not in everything
+    assert "identity" in (pytester.path / "out.csv").read_text()
+    assert lines_with(result, "identity")  # the terminal table
+    configs = [
+        e["config"]["f"]
+        for e in json.loads((pytester.path / "b.json").read_text())["experiments"]["test_fn.py::exp"].values()
+    ]
+    assert sorted(configs) == ["builtins.abs", "identity"]  # a stable value keeps its own name
+
+
+IDS = """
+import numpy as np
+import pytest_memento as memento
+
+@memento.matrix(parameters={"lr": list(np.logspace(-4, -2, 3))})
+def rates(config):
+    return {"lr": config.lr}
+
+@memento.matrix(parameters={"x": [1, "1", 10]})
+def mixed(config):
+    return {"is_str": int(isinstance(config.x, str))}
+"""
+
+
+def test_ids_are_readable_and_unmistakable(pytester: pytest.Pytester, run_plain) -> None:
+    pytester.makepyfile(test_ids=IDS)
+    result = run_plain("--collect-only", "-q")
+    text = result.stdout.str()
+    for wanted in ("rates[0.0001]", "rates[0.001]", "rates[0.01]", "mixed[1]", "mixed['1']", "mixed[10]"):
+        assert f"test_ids.py::{wanted}" in text, text
+    assert "np.float64" not in text
+    picked = run_plain("test_ids.py::mixed[10]", "-q")
+    assert outcomes(picked) == {"passed": 1}
+
+
+def test_misspelled_parameter_is_one_error_naming_the_closest_match(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        test_typo="""
+        import pytest_memento as memento
+
+        @memento.matrix(parameters={"learning_rate": [0.1, 0.01], "seed": range(3)}, settings={"epochs": 2})
+        def train(learning_rat, seed):
+            return {}
+        """
+    )
+    result = run()
+    assert result.ret != 0
+    assert outcomes(result) == {"errors": 1}
+    result.stdout.fnmatch_lines(
+        [
+            "*test_typo.py::train: argument 'learning_rat' is not a parameter, a setting or a fixture "
+            "(parameters: learning_rate, seed; settings: epochs); did you mean 'learning_rate'?*"
+        ]
+    )
+    assert not lines_with(result, "fixture 'learning_rat' not found")
+
+
+def test_checkpoint_resumed_from_reads_as_promised(tmp_path: Path) -> None:
+    from pytest_memento.checkpoint import Checkpoint
+
+    path = tmp_path / "c.ckpt"
+    first = Checkpoint(path, key="k" * 64)
+    first.save({"epoch": 1})
+    again = Checkpoint(path, key="k" * 64)
+    assert again.load() == {"epoch": 1}
+    assert str(again.resumed_from).startswith("save #1 at ")
