@@ -137,6 +137,18 @@ def compare(
     return results
 
 
+#: How non-finite metrics are written to a baseline file (JSON has no NaN).
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _baseline_number(value: Any) -> float | int | None:
+    """A metric as a baseline file holds it: a number, or ``"nan"``,
+    ``"inf"``, ``"-inf"``; None for anything else."""
+    if isinstance(value, str):
+        return _NON_FINITE.get(value.strip().lower())
+    return value if _is_number(value) else None
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -167,6 +179,14 @@ class Baseline:
             for configs in experiments.values()
         ):
             raise BaselineError(f'{path}: "experiments" must map experiment -> config hash -> {{"metrics": {{...}}}}')
+        for experiment, configs in experiments.items():
+            for config_hash, entry in configs.items():
+                for metric, value in entry["metrics"].items():
+                    number = _baseline_number(value)
+                    if number is None:
+                        where = f"{experiment}[{entry.get('id', config_hash[:12])}]"
+                        raise BaselineError(f"{path}: {where}: metric {metric!r} is {value!r}, not a number")
+                    entry["metrics"][metric] = number
         return cls(experiments, path)
 
     def metrics(self, experiment: str, config_hash: str) -> Mapping[str, Any] | None:

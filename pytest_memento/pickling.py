@@ -10,7 +10,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-__all__ = ["dumps", "dumps_out_of_band"]
+__all__ = ["dumps", "dumps_out_of_band", "unpicklable_part"]
 
 
 def _dumps(value: Any, buffers: list[pickle.PickleBuffer] | None) -> bytes:
@@ -35,3 +35,33 @@ def dumps_out_of_band(value: Any) -> tuple[bytes, list[pickle.PickleBuffer]]:
     band, not copied: write them after the pickle, load with ``buffers=``."""
     buffers: list[pickle.PickleBuffer] = []
     return _dumps(value, buffers), buffers
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        dumps(value)
+    except Exception:
+        return False
+    return True
+
+
+def _parts(value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [(f"[{key!r}]", item) for key, item in value.items()]
+    if isinstance(value, (list, tuple)):
+        return [(f"[{index}]", item) for index, item in enumerate(value)]
+    attributes = getattr(value, "__dict__", None)
+    if isinstance(attributes, dict):
+        return [(f".{name}", item) for name, item in attributes.items()]
+    return []
+
+
+def unpicklable_part(value: Any, path: str = "result", depth: int = 0) -> tuple[str, str]:
+    """Where in ``value`` pickling fails: the path of the deepest part that
+    cannot be pickled (``result["model"].optimizer``) and its type name."""
+    if depth < 20:
+        for suffix, item in _parts(value):
+            if not _picklable(item):
+                return unpicklable_part(item, path + suffix, depth + 1)
+    kind = type(value)
+    return path, f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins" else kind.__qualname__

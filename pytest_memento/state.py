@@ -28,8 +28,8 @@ class ItemState:
     decision: Decision | None = None
     #: Why the item cannot be keyed (it errors at setup with this).
     invalid: str | None = None
-    #: The return value, until it is stored.
-    result: Any = None
+    #: The return value, pickled (at the end of the call), until it is stored.
+    result: bytes | None = None
     has_result: bool = False
     started: float | None = None
     metrics: dict[str, int | float] = field(default_factory=dict)

@@ -24,6 +24,8 @@ __all__ = ["ReportObserver", "best_configurations", "finish", "run_summary", "te
 
 #: Warnings listed at the end of a run without -v.
 MAX_WARNINGS = 20
+#: New and missing configurations listed under the baseline summary.
+SHOWN = 20
 
 
 def _error_line(report: pytest.TestReport) -> str:
@@ -106,8 +108,12 @@ def baseline_summary(session: MementoSession) -> list[str]:
     ]
     lines += [f"  worse: {o.experiment}[{o.test_id}] {text}" for o, text in regressed]
     lines += [f"  better: {o.experiment}[{o.test_id}] {text}" for o, text in improved]
-    lines += [f"  new: {o.experiment}[{o.test_id}]" for o in new[:20]]
-    lines += [f"  missing: {baseline.label(*pair)}" for pair in missing[:20]]
+    lines += [f"  new: {o.experiment}[{o.test_id}]" for o in new[:SHOWN]]
+    if len(new) > SHOWN:
+        lines.append(f"  ... and {len(new) - SHOWN} more new")
+    lines += [f"  missing: {baseline.label(*pair)}" for pair in missing[:SHOWN]]
+    if len(missing) > SHOWN:
+        lines.append(f"  ... and {len(missing) - SHOWN} more missing")
     return lines
 
 

@@ -101,7 +101,7 @@ def test_write_then_load_round_trip(tmp_path: Path) -> None:
     assert text.endswith("\n")
     loaded = Baseline.load(path)
     assert loaded.metrics("e.py::x", "h1") == {"a": 1.5}
-    assert loaded.metrics("e.py::x", "h2") == {"a": "inf"}
+    assert loaded.metrics("e.py::x", "h2") == {"a": math.inf}  # written as "inf", read back as a number
     assert loaded.metrics("e.py::x", "h3") is None
     assert loaded.known() == {("e.py::x", "h1"), ("e.py::x", "h2")}
     assert loaded.label("e.py::x", "h1") == "e.py::x[1]"
@@ -116,6 +116,10 @@ def test_write_then_load_round_trip(tmp_path: Path) -> None:
         ("{", "not valid JSON"),
         ('{"format": "other"}', "not a pytest-memento baseline"),
         (json.dumps({"format": FORMAT, "experiments": {"e": {"h": {"metrics": 1}}}}), "must map experiment"),
+        (
+            json.dumps({"format": FORMAT, "experiments": {"e.py::x": {"h": {"id": "SVC-0", "metrics": {"acc": "high"}}}}}),
+            r"b\.json: e\.py::x\[SVC-0\]: metric 'acc' is 'high', not a number",
+        ),
     ],
 )
 def test_bad_baseline_files_name_the_problem(tmp_path: Path, content: str | None, message: str) -> None:

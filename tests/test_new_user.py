@@ -133,3 +133,49 @@ def test_checkpoint_resumed_from_reads_as_promised(tmp_path: Path) -> None:
     again = Checkpoint(path, key="k" * 64)
     assert again.load() == {"epoch": 1}
     assert str(again.resumed_from).startswith("save #1 at ")
+
+
+def test_a_malformed_baseline_is_a_usage_error_and_missing_lists_are_counted(
+    pytester: pytest.Pytester, run_plain
+) -> None:
+    pytester.makepyfile(test_grid=GRID.replace('"seed": [0, 1]', '"seed": range(13)'))
+    assert run_plain("--memento-save-baseline", "b.json").ret == 0
+    document = json.loads((pytester.path / "b.json").read_text())
+    entries = document["experiments"]["test_grid.py::train"]
+    first = next(iter(entries.values()))
+    first["metrics"]["score"] = "high"
+    (pytester.path / "bad.json").write_text(json.dumps(document))
+    bad = run_plain("--memento-baseline", "bad.json")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"bad.json: test_grid.py::train[{first['id']}]: metric 'score' is 'high', not a number" in bad.stderr.str()
+    first["metrics"]["score"] = 1.0
+    (pytester.path / "b.json").write_text(json.dumps(document))
+    only_one = run_plain("--memento-baseline", "b.json", "-k", "1-0")
+    only_one.stdout.fnmatch_lines(["*25 missing from this run*", "*... and 5 more missing*"])
+    assert len(lines_with(only_one, "  missing: ")) == 20
+
+
+UNPICKLABLE = """
+import threading
+import pytest_memento as memento
+
+class Model:
+    def __init__(self):
+        self.optimizer = threading.Lock()
+
+@memento.matrix(parameters={"seed": [0]})
+def train(config):
+    return {"score": 1.0, "model": Model()}
+"""
+
+
+def test_an_unpicklable_result_is_one_failure_naming_the_part(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(test_pickle=UNPICKLABLE)
+    result = run()
+    assert outcomes(result) == {"failed": 1}
+    text = result.stdout.str()
+    assert "result['model'].optimizer is a _thread.lock" in text
+    assert text.count("Traceback") == 0
+    assert "cannot be pickled, so it cannot be stored" in text
+    again = run()
+    assert outcomes(again) == {"failed": 1}  # nothing was stored
