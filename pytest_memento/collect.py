@@ -12,7 +12,7 @@ import pytest
 
 from .expand import Case, argnames_for, check_arguments, expand
 from .hashing import config_hash, config_key, node_key
-from .matrix import Config, MatrixError, specs_of
+from .matrix import Config, MatrixError, case_of_config, specs_of
 from .pytest_compat import fixture_names
 from .shard import shard_of
 from .state import ITEM_KEY, SESSION_KEY, ItemState
@@ -85,6 +85,7 @@ def parametrize(metafunc: pytest.Metafunc) -> None:
     except MatrixError as exc:
         raise pytest.Collector.CollectError(str(exc)) from None
     values, ids = param_sets(cases, argnames, experiment)
+    metafunc.config.stash[SESSION_KEY].remember_cases(experiment, cases)
     metafunc.parametrize(argnames, values, ids=ids)
 
 
@@ -117,8 +118,9 @@ def attach_case(item: pytest.Item) -> None:
     if callspec is None:
         return
     config = callspec.params.get("config")
-    if isinstance(config, Config) and isinstance(config._case, Case):
-        item.stash[ITEM_KEY] = ItemState(case=config._case)
+    case = case_of_config(config) if isinstance(config, Config) else None
+    if isinstance(case, Case):
+        item.stash[ITEM_KEY] = ItemState(case=case)
 
 
 def forget_expansions(config: pytest.Config) -> None:

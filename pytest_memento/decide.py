@@ -13,6 +13,7 @@ stored, same code                            cached     ``stored``
 stored, code changed, keep or cached-only    cached     ``stale, kept: code changed (...)``
 stored, code changed, last run failed        run        ``last run failed``
 stored, code changed                         run        ``code changed (...)``
+stored, an input of ``depends=`` changed     run        ``input changed (data/train.csv)``
 nothing stored, ``--memento-cached-only``    skip       ``not cached``
 a damaged record of the key                  run        ``stored entry unusable (...)``
 stored at another ``version``                run        ``version changed (0 -> 1)``
@@ -29,10 +30,11 @@ from dataclasses import dataclass
 from .expand import Case
 from .fingerprint import Fingerprint
 from .hashing import jsonable
+from .inputs import INPUT_PREFIX, MODULE_PREFIX
 from .settings import Settings
 from .store import Entry, ResultStore
 
-__all__ = ["Action", "Decision", "decide", "what_changed"]
+__all__ = ["Action", "Decision", "decide", "stale_reason", "what_changed"]
 
 
 class Action(enum.Enum):
@@ -83,7 +85,7 @@ def decide(
     if entry is not None:
         if entry.fingerprint == fingerprint.value:
             return Decision(Action.CACHED, "stored", entry, problems)
-        stale = f"code changed ({what_changed(store, entry, fingerprint)})"
+        stale = stale_reason(store, entry, fingerprint)
         if settings.keep_stale or settings.cached_only:
             kept = f"{case.experiment}[{case.id}]: {stale}; kept"
             return Decision(Action.CACHED, f"stale, kept: {stale}", entry, (*problems, kept))
@@ -104,11 +106,43 @@ def decide(
     return Decision(Action.RUN, "new configuration", problems=problems)
 
 
-def what_changed(store: ResultStore, entry: Entry, fingerprint: Fingerprint) -> str:
-    """The parts of the code that differ from what ``entry`` was run with."""
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _changed(store: ResultStore, entry: Entry, fingerprint: Fingerprint) -> list[str] | str:
+    """The part names that differ, or why they cannot be told."""
     stored_parts = store.code_of(entry.fingerprint).get("fingerprint_parts")
     if not isinstance(stored_parts, dict):
         return "recorded without a fingerprint" if entry.fingerprint is None else "unknown part"
-    names = [name.split("::")[-1] for name in fingerprint.changed_parts(stored_parts)]
-    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    return shown or "unknown part"
+    return fingerprint.changed_parts(stored_parts)
+
+
+def _shown(name: str) -> str:
+    if name.startswith(INPUT_PREFIX):
+        return name[len(INPUT_PREFIX) :]
+    if name.startswith(MODULE_PREFIX):
+        return "module " + name[len(MODULE_PREFIX) :]
+    return name.split("::")[-1]
+
+
+def what_changed(store: ResultStore, entry: Entry, fingerprint: Fingerprint) -> str:
+    """The parts of the code and inputs that differ from what ``entry`` was run with."""
+    changed = _changed(store, entry, fingerprint)
+    if isinstance(changed, str):
+        return changed
+    return _listed([_shown(name) for name in changed]) or "unknown part"
+
+
+def stale_reason(store: ResultStore, entry: Entry, fingerprint: Fingerprint) -> str:
+    """Why ``entry`` is stale: ``code changed (MyNet.forward)``, ``input
+    changed (data/train.csv)``, or both, joined by ``; ``."""
+    changed = _changed(store, entry, fingerprint)
+    if isinstance(changed, str):
+        return f"code changed ({changed})"
+    code = [_shown(name) for name in changed if not name.startswith(INPUT_PREFIX)]
+    inputs = [_shown(name) for name in changed if name.startswith(INPUT_PREFIX)]
+    reasons = [f"code changed ({_listed(code)})"] if code else []
+    if inputs:
+        reasons.append(f"input changed ({_listed(inputs)})")
+    return "; ".join(reasons) or "code changed (unknown part)"

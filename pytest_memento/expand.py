@@ -20,6 +20,7 @@ from typing import Any
 from .baseline import check_goals
 from .hashing import UnstableValueError, encode, encode_config
 from .ids import auto_id, disambiguate, display_label, is_param_set, unique_ids
+from .inputs import InputError, check_depends
 from .matrix import MAX_GRID, RESERVED, Config, MatrixError, MatrixSpec
 
 __all__ = ["Case", "argnames_for", "check_arguments", "display_label", "expand"]  # display_label comes from .ids
@@ -30,6 +31,7 @@ class Case:
 
     __slots__ = (
         "config_hash",
+        "depends",
         "encoded",
         "experiment",
         "goals",
@@ -69,6 +71,8 @@ class Case:
         self.goals: Mapping[str, str] | None = None
         self.tolerance: Any = None
         self.experiment = ""
+        #: Inputs declared with ``depends=`` (posix path strings and modules).
+        self.depends: tuple[Any, ...] = ()
         #: The parameters whose values are replicates (seeds) of one group.
         self.replicates: tuple[str, ...] = ()
         #: What the configurations of one replicate group share (empty: no replicates).
@@ -258,6 +262,10 @@ class _Expander:
         if problem:
             raise self.error(f"{prefix}goals/tolerance", problem)
         excludes = self.check_rules(spec.exclude, names, "exclude", prefix)
+        try:
+            depends = check_depends(spec.depends)
+        except InputError as exc:
+            raise self.error(f"{prefix}{exc.where}", str(exc)) from None
         replicates = self.replicate_axes(spec.replicates, names, settings, prefix)
         cases: list[Case] = []
         for combo in itertools.product(*(entries for _, entries in axes)):
@@ -281,6 +289,7 @@ class _Expander:
             cases.append(self.include_case(extra, index, names, settings, setting_encodings, spec, number, prefix))
         for case in cases:
             case.goals, case.tolerance = spec.goals, spec.tolerance
+            case.depends = depends
         if replicates:
             self.mark_groups(cases, axes, replicates, encode_config(setting_encodings) + encode(spec.version))
         return cases

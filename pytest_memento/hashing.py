@@ -172,6 +172,16 @@ def _encode_numpy(value: Any, path: str) -> bytes | None:
     np = _numpy()
     if np is None:
         return None
+    if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
+        # A subclass is not the plain array its data makes: np.matrix
+        # multiplies differently; a masked array is its data and its mask.
+        owner = (qualified_name(type(value)) or type(value).__qualname__).encode()
+        plain = _encode_numpy(np.asarray(value), path) or b""
+        if isinstance(value, np.ma.MaskedArray):
+            mask = _encode_numpy(np.ma.getmaskarray(value), path) or b""
+            fill = encode(np.asarray(value.fill_value).tolist(), path)
+            return _length_prefixed(b"A", owner) + plain + mask + fill
+        return _length_prefixed(b"A", owner) + plain
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
         if array.dtype.hasobject:

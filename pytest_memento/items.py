@@ -21,10 +21,12 @@ from .baseline import judge, not_reproduced
 from .checkpoint import Checkpoint, checkpoint_path, read_info
 from .decide import Action, Decision
 from .expand import Case, display_label
+from .fingerprint import Fingerprint, InputError
 from .hashing import jsonable_mapping, node_key
 from .outcome import CheckpointNote, Outcome, Status, metrics_of, status_of
 from .pickling import dumps
 from .provenance import seed_everything, seed_for
+from .pytest_compat import fixture_functions
 from .session import MementoSession, build_record
 from .state import ITEM_KEY, SESSION_KEY, ItemState, item_state
 from .unrun import may_skip, report_without_running
@@ -38,6 +40,13 @@ def _foreign_parameters(item: pytest.Function, case: Case) -> list[str]:
     if len(params) <= len(ours) and all(name in ours for name in params):
         return []
     return [name for name in params if name not in ours]
+
+
+def fingerprint_of(item: pytest.Function, case: Case) -> Fingerprint:
+    """The code fingerprint of a matrix item's configuration (computed once
+    per function and per distinct value; see :mod:`.fingerprint`)."""
+    session: MementoSession = item.config.stash[SESSION_KEY]
+    return session.fingerprint(item.function, case, lambda: fixture_functions(item))
 
 
 def protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
@@ -54,7 +63,12 @@ def protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
         )
         return None
     session = item.config.stash[SESSION_KEY]
-    decision = state.decision = session.decide(case, item.nodeid, session.fingerprint(item.function, case.experiment))
+    try:
+        fingerprint = fingerprint_of(item, case)
+    except InputError as exc:
+        state.invalid = f"pytest-memento: {case.experiment}[{case.id}]: {exc}"
+        return None
+    decision = state.decision = session.decide(case, item.nodeid, fingerprint)
     if decision.action is Action.RUN or may_skip(item, session):
         return None
     if decision.action is Action.NOT_CACHED:
@@ -270,7 +284,7 @@ def store_if_passed(item: pytest.Item) -> None:
             f"pytest-memento: the return value of {item.name} cannot be pickled, so nothing was stored: {exc!r}",
             pytrace=False,
         )
-    fingerprint = session.fingerprint(item.function)
+    fingerprint = fingerprint_of(item, case)
     checkpoint = state.checkpoint
     extra: dict[str, Any] = {"fingerprint": fingerprint.value, "config_hash": case.config_hash, "seed": state.seed}
     # For tables over replicate groups (see aggregate.py); [] means none.
@@ -333,7 +347,7 @@ def checkpoint_for(item: pytest.Item) -> Checkpoint:
     fingerprint = None
     if case is not None and isinstance(item, pytest.Function):
         key, label = case.key, {"experiment": case.experiment, "test_id": case.id, "nodeid": item.nodeid}
-        fingerprint = session.fingerprint(item.function).value
+        fingerprint = fingerprint_of(item, case).value
     else:
         key, label = node_key(item.nodeid), {"nodeid": item.nodeid}
     state.checkpoint = Checkpoint(

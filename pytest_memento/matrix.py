@@ -9,10 +9,12 @@ traceback. pytest is imported only lazily (to mark the function).
 from __future__ import annotations
 
 import itertools
+import os
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["MATRICES_ATTR", "Config", "MatrixError", "MatrixSpec", "matrix", "specs_of"]
+__all__ = ["MATRICES_ATTR", "Config", "MatrixError", "MatrixSpec", "case_of_config", "matrix", "specs_of"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,12 +33,13 @@ class MatrixError(ValueError):
 class Config(Mapping[str, Any]):
     """Read-only mapping of one configuration, with attribute access.
 
-    ``config.seed`` and ``config["seed"]`` are the same value.
+    ``config.seed`` and ``config["seed"]`` are the same value. Every name a
+    parameter or setting can take reads its value, ``_data`` and ``items``
+    included: the mapping's own state is only ever read through
+    ``object.__getattribute__`` (see :func:`case_of_config`).
     """
 
     __slots__ = ("_case", "_data")
-    _data: dict[str, Any]
-    _case: Any
 
     def __init__(self, data: Mapping[str, Any], case: Any = None) -> None:
         object.__setattr__(self, "_data", dict(data))
@@ -44,30 +47,32 @@ class Config(Mapping[str, Any]):
         object.__setattr__(self, "_case", case)
 
     def __getitem__(self, name: str) -> Any:
-        return self._data[name]
+        return _data_of(self)[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
+        return iter(_data_of(self))
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(_data_of(self))
+
+    def __contains__(self, name: object) -> bool:
+        return name in _data_of(self)
 
     def __getattribute__(self, name: str) -> Any:
-        # Values win over the mapping's own methods: a parameter named
-        # ``items`` or ``values`` is ``config.items`` too.
-        if not name.startswith("_"):
-            data = object.__getattribute__(self, "_data")
-            if name in data:
-                return data[name]
+        # Values win over the mapping's own methods and state: a parameter
+        # named ``items``, ``values`` or ``_data`` is ``config.<name>`` too.
+        data = _data_of(self)
+        if name in data:
+            return data[name]
         return object.__getattribute__(self, name)
 
     def __getattr__(self, name: str) -> Any:
-        known = ", ".join(self._data) or "nothing"
+        known = ", ".join(_data_of(self)) or "nothing"
         raise AttributeError(f"config has no {name!r} (it has {known})")
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Mapping):
-            return self._data == dict(other)
+            return _data_of(self) == dict(other)
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
@@ -79,17 +84,28 @@ class Config(Mapping[str, Any]):
         raise TypeError("config is read-only")
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={value!r}" for name, value in self._data.items())
+        inner = ", ".join(f"{name}={value!r}" for name, value in _data_of(self).items())
         return f"Config({inner})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Config, (self._data,))
+        return (Config, (_data_of(self),))
+
+
+def _data_of(config: Config) -> dict[str, Any]:
+    data: dict[str, Any] = object.__getattribute__(config, "_data")
+    return data
+
+
+def case_of_config(config: Config) -> Any:
+    """The case a :class:`Config` was made for (None for one made by hand)."""
+    return object.__getattribute__(config, "_case")
 
 
 class MatrixSpec:
     """One ``@matrix(...)`` as written; validated when it is expanded."""
 
     __slots__ = (
+        "depends",
         "exclude",
         "goals",
         "include",
@@ -111,8 +127,11 @@ class MatrixSpec:
         goals: Any,
         tolerance: Any,
         replicates: Any = None,
+        depends: Any = None,
     ) -> None:
         self.problem: str | None = None
+        #: Inputs declared by hand (paths, modules), as written; checked at expansion.
+        self.depends = depends
         #: Replicate axes as written (None: a parameter named ``seed``, if any).
         self.replicates = replicates
         self.parameters = self._materialize(parameters)
@@ -160,6 +179,7 @@ def matrix(
     goals: Mapping[str, str] | None = None,
     tolerance: float | Mapping[str, float] | None = None,
     replicates: str | Sequence[str] | None = None,
+    depends: Sequence[str | os.PathLike[str] | types.ModuleType] | None = None,
 ) -> Callable[[F], F]:
     """Turn a function into one pytest item per configuration.
 
@@ -173,9 +193,20 @@ def matrix(
     ``replicates`` names the parameter(s) whose values are repetitions of
     one configuration (seeds): tables average over them. Without it, a
     parameter named ``seed`` is; ``replicates=()`` declares none.
+    ``depends`` lists inputs the code fingerprint cannot see: files and
+    directories (relative to rootdir, hashed by content) and modules (by
+    their code); a change to one reruns the configurations.
     """
     spec = MatrixSpec(
-        {} if parameters is None else parameters, settings, exclude, include, version, goals, tolerance, replicates
+        {} if parameters is None else parameters,
+        settings,
+        exclude,
+        include,
+        version,
+        goals,
+        tolerance,
+        replicates,
+        depends,
     )
 
     def decorate(func: F) -> F:

@@ -20,6 +20,13 @@ loudly when a pytest release breaks either use.
 3. The terminal width for the results table: ``TerminalReporter`` exposes
    no public width; ``config.get_terminal_writer()`` is public and its
    ``fullwidth`` is what pytest itself uses for separator lines.
+4. The fixture definitions an item uses, for its code fingerprint: the
+   functions behind the fixtures it requests, transitively (its fixture
+   closure), wherever they are defined. ``item.fixturenames`` (the closure)
+   is public; the definitions behind the names are in the private
+   ``item._fixtureinfo.name2fixturedefs`` (name -> the visible definitions,
+   the one used last); ``FixtureDef.func``, ``.argname`` and ``.argnames``
+   are its documented fields. Checked with pytest 8.0.0 and 9.2.0.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["builtin_teardown", "fixture_names", "terminal_width"]
+__all__ = ["builtin_teardown", "fixture_functions", "fixture_names", "terminal_width"]
 
 #: Width used when the terminal writer cannot tell (no terminal plugin).
 DEFAULT_WIDTH = 100
@@ -52,6 +59,31 @@ def fixture_names(metafunc: pytest.Metafunc) -> set[str] | None:
     or None when this pytest does not say (then nothing is checked)."""
     found = getattr(metafunc, "_arg2fixturedefs", None)
     return set(found) if isinstance(found, dict) else None
+
+
+def fixture_functions(item: pytest.Item) -> list[Callable[..., Any]]:
+    """The functions of the fixtures ``item`` uses (its whole fixture
+    closure), in closure order. Of a name defined at several levels, the
+    definition that wins, plus the ones it overrides when it requests its
+    own name (``def data(data): ...``)."""
+    info = getattr(item, "_fixtureinfo", None)
+    by_name = getattr(info, "name2fixturedefs", None)
+    if not isinstance(by_name, dict):
+        raise RuntimeError(
+            f"pytest-memento: pytest {pytest.__version__} keeps no fixture definitions on items "
+            "(item._fixtureinfo.name2fixturedefs); fixtures cannot be fingerprinted. Please report this."
+        )
+    found: list[Callable[..., Any]] = []
+    for name in getattr(item, "fixturenames", by_name):
+        definitions = list(by_name.get(name, ()))
+        while definitions:
+            definition = definitions.pop()
+            func = getattr(definition, "func", None)
+            if func is not None:
+                found.append(func)
+            if name not in getattr(definition, "argnames", ()):
+                break
+    return found
 
 
 def terminal_width(config: pytest.Config) -> int:

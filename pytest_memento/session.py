@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any
 
 from .decide import Decision, decide
 from .expand import Case
-from .fingerprint import Fingerprint, FingerprintCache
+from .fingerprint import Fingerprint, FingerprintCache, InputError
 from .hashing import jsonable
 from .outcome import Outcome, Status
 from .provenance import environment, packages_of
@@ -140,6 +140,8 @@ class MementoSession:
         self.fingerprints = FingerprintCache(rootdir)
         self._packages: dict[str, dict[str, str]] = {}
         self._by_function: dict[Any, Fingerprint] = {}
+        self._cases: dict[str, Sequence[Case]] = {}
+        self._noted: set[str] = set()
         self.started = time.time()
         self.log = RunLog()
         #: Matrix functions expanded early (at ``pytest_pycollect_makeitem``), until parametrized.
@@ -161,13 +163,39 @@ class MementoSession:
             relative = Path(os.path.relpath(module_path, self.rootdir))
         return f"{relative.as_posix()}::{qualname}"
 
-    def fingerprint(self, func: Callable[..., Any], experiment: str | None = None) -> Fingerprint:
-        found = self._by_function.get(func)
-        if found is None:
-            found = self._by_function[func] = self.fingerprints.of(func)
-            if experiment is not None:
-                self.store.note_current(experiment, found.value)
-        return found
+    def remember_cases(self, experiment: str, cases: Sequence[Case]) -> None:
+        """Every configuration of ``experiment``, selected or not: the code
+        recorded as its current one covers them all (``memento list --stale``)."""
+        self._cases[experiment] = cases
+
+    def fingerprint(
+        self,
+        func: Callable[..., Any],
+        case: Case | None = None,
+        fixtures: Callable[[], Sequence[Callable[..., Any]]] | None = None,
+    ) -> Fingerprint:
+        """The fingerprint of ``case`` (its experiment ``func``, the fixtures
+        it uses, the code its values hold, its inputs), or of ``func`` alone.
+        ``fixtures`` gives the fixture functions (asked once per function).
+        Raises :class:`~.fingerprint.InputError` when an input cannot be read."""
+        base = self._by_function.get(func)
+        if base is None:
+            base = self._by_function[func] = self.fingerprints.of(func, fixtures() if fixtures is not None else ())
+        if case is None:
+            return base
+        if case.experiment not in self._noted:
+            self._noted.add(case.experiment)
+            self.store.note_current(case.experiment, self._current(base, case))
+        return self.fingerprints.for_case(base, {**case.params, **case.settings}, case.depends)
+
+    def _current(self, base: Fingerprint, case: Case) -> list[str]:
+        found = set()
+        for other in self._cases.get(case.experiment, [case]):
+            try:
+                found.add(self.fingerprints.for_case(base, {**other.params, **other.settings}, other.depends).value)
+            except InputError:
+                continue  # that configuration errors when it runs
+        return sorted(found)
 
     def packages(self, module: Any) -> dict[str, str]:
         """Versions of what an experiment module imported (once per module)."""

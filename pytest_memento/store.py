@@ -37,7 +37,7 @@ import secrets
 import shutil
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -138,9 +138,13 @@ class ResultStore:
             self.flush()
         return self._index().entries.get(key)
 
-    def note_current(self, experiment: str, fingerprint: str) -> None:
+    def note_current(self, experiment: str, fingerprint: str | Sequence[str]) -> None:
         """Record the code ``experiment`` has now (so listing tells stale
-        results apart without importing anything). Written with the next batch."""
+        results apart without importing anything). Written with the next batch.
+        Configurations of one experiment can have different fingerprints (the
+        code their values hold): several are recorded joined by commas."""
+        if not isinstance(fingerprint, str):
+            fingerprint = ",".join(sorted(set(fingerprint)))
         now = time.time()
         line = (
             json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": now}, separators=COMPACT).encode()
@@ -156,7 +160,7 @@ class ResultStore:
         """Whether the newest run that collected ``experiment`` had other
         code than ``entry`` (None: no run recorded its code yet)."""
         current = self._index().current.get(experiment)
-        return None if current is None else current[0] != entry.fingerprint
+        return None if current is None else entry.fingerprint not in current[0].split(",")
 
     def code_of(self, fingerprint: Any) -> Mapping[str, Any]:
         """What a fingerprint is made of (``fingerprint_parts``, ``packages``)."""

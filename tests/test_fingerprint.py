@@ -148,7 +148,10 @@ def run(config):
 
 BASE_PARTS = {
     "fpx_exp.py::run",
+    "fpx_exp.py::deco",
     "fpx_exp.py::Model",
+    "fpx_exp.py::Model.__init__",
+    "fpx_exp.py::Model.predict",
     "fpx_exp.py::helper",
     "fpx_exp.SCALE",
     "fpx_helpers.py::f",
@@ -196,8 +199,7 @@ UNCHANGED = {
         "fpx_exp.py", "    def predict(self, x):\n", '    def predict(self, x):\n        """Predict."""\n'
     ),
     "unrelated-function": edited("fpx_exp.py", 'return "not used"', 'return "edited, still not used"'),
-    "decorator-arguments": edited("fpx_exp.py", "@deco(1)", '@deco(2, grid={"a": [1, 2]})'),
-    "decorator-added": edited("fpx_exp.py", "@deco(1)\n", "@deco(1)\n@deco(3)\n"),
+    "comment-in-decorator": edited("fpx_exp.py", "    def wrap(func):\n", "    # the wrapper\n    def wrap(func):\n"),
 }
 
 CHANGED = {
@@ -207,7 +209,12 @@ CHANGED = {
     "module-attribute-helper": (edited("fpx_helpers.py", "return -x", "return -x - 1"), ["fpx_helpers.py::g"]),
     "class-method": (
         edited("fpx_exp.py", "return x * self.depth", "return x * self.depth + 1"),
-        ["fpx_exp.py::Model"],
+        ["fpx_exp.py::Model.predict"],
+    ),
+    "decorator-arguments": (edited("fpx_exp.py", "@deco(1)", '@deco(2, grid={"a": [1, 2]})'), ["fpx_exp.py::run"]),
+    "decorator-body": (
+        edited("fpx_exp.py", "        return func\n", "        return func or None\n"),
+        ["fpx_exp.py::deco"],
     ),
     "module-constant": (edited("fpx_exp.py", "SCALE = 3", "SCALE = 4"), ["fpx_exp.SCALE"]),
     "helper-of-helper": (edited("fpx_helpers.py", "return x + OFFSET", "return x - OFFSET"), ["fpx_helpers.py::inner"]),
@@ -306,8 +313,11 @@ def test_stdlib_and_installed_packages_are_not_followed(tmp_path: Path) -> None:
 
 def test_code_outside_the_root_is_not_followed(tmp_path: Path) -> None:
     outside = write_project(tmp_path / "outside", {"fpx_outside.py": "def far():\n    return 1\n"})
+    # A virtual environment inside the project (what ``python -m venv .venv`` makes: a pyvenv.cfg).
+    write_project(tmp_path / "project" / ".venv", {"pyvenv.cfg": "home = /usr/bin\n"})
     vendored = write_project(
-        tmp_path / "project" / ".venv" / "lib" / "site-packages", {"fpx_vendored.py": "def near():\n    return 2\n"}
+        tmp_path / "project" / ".venv" / "lib" / "python3.11" / "site-packages",
+        {"fpx_vendored.py": "def near():\n    return 2\n"},
     )
     fingerprint = fingerprint_project(
         tmp_path / "project",
@@ -357,6 +367,7 @@ def test_part_names_of_packages_use_relative_posix_paths_and_module_names(tmp_pa
         "fpx_exp.py::run",
         "fpx_pkg/sub/util.py::scaled",
         "fpx_pkg/sub/util.py::Scaler",
+        "fpx_pkg/sub/util.py::Scaler.scale",
         "fpx_pkg.sub.util.FACTOR",
     }
 
@@ -527,15 +538,18 @@ def experiment(config, *, seed: int = 0) -> dict:
     return {"score": total / len(WEIGHTS), "label": label, "ok": total > 0 or None}
 '''
 
-# Changing either golden value invalidates every user's stored results
+# Scheme 2 (issue 11): decorators, per-method parts of classes. Changing either golden value invalidates every user's stored results
 # (every fingerprint or every key changes): only ever do it together with a
 # bump of fingerprint.SCHEME or hashing.KEY_SCHEME, on purpose.
-GOLDEN_FINGERPRINT = "421c7b48fa5ae6511bf2aa4c24c4800811e9caf7bfdf011126faf969d4ec44f8"
+GOLDEN_FINGERPRINT = "c41862e65ed21cf403efdc36b9c0e796600fa6932c7db2a0f29994cb641a41e3"
 GOLDEN_KEY = "fbfb884f33d5ef64be6764fc2de62f74146f776bc9be273b44a28c009de003cd"
 GOLDEN_PARTS = {
     "golden_exp.py::experiment",
     "golden_exp.py::helper",
     "golden_exp.py::Model",
+    "golden_exp.py::Model.__init__",
+    "golden_exp.py::Model.predict",
+    "golden_exp.py::deco",
     "golden_exp.SCALE",
     "golden_exp.WEIGHTS",
 }
