@@ -7,6 +7,9 @@
     memento checkpoints
     memento slurm --tasks N [--time T] experiments/ [-- PYTEST_ARGS]
     memento gc [--older-than SECONDS] [--stale] [--dry-run]
+    memento table [--experiment TEXT] [--over NAMES] [--rows NAMES] [--cols NAMES] [--metric NAME]
+                  [--spread std|sem|ci95] [--digits N] [--format md|csv|tex|json|html] [-o FILE]
+    memento report FILE [--experiment TEXT] [--over NAMES] [--spread std|sem|ci95] [--title TEXT]
 
 Only ``show --result`` unpickles anything; listing and exporting read JSON.
 """
@@ -14,6 +17,8 @@ Only ``show --result`` unpickles anything; listing and exporting read JSON.
 from __future__ import annotations
 
 import argparse
+import difflib
+import functools
 import json
 import os
 import sys
@@ -23,9 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .aggregate import SPREADS, group_records
 from .checkpoint import iter_checkpoints
 from .compaction import compact
-from .project import find_project
+from .files import atomic_write
+from .html_report import write_report
+from .paper import FORMATS as PAPER_FORMATS
+from .paper import Layout, render_tables
+from .project import experiment_exists, find_project
+from .records import Record, records_from_entries
 from .settings import SettingsError, Sources, resolve_secret, resolve_store_dir
 from .store import Entry, ResultStore
 from .tables import EXPORT_FORMATS, render, rows_from_entries, write_export
@@ -81,31 +92,73 @@ def _conditions(pairs: list[str] | None) -> dict[str, str]:
     return conditions
 
 
+def _value_matches(stored: Any, wanted: str) -> bool:
+    """``wanted`` as the user writes it: the stored text, or the short name
+    ids show (``GaussianNB`` for ``sklearn.naive_bayes.GaussianNB``, a file
+    name for a path)."""
+    text = _text(stored)
+    if text == wanted:
+        return True
+    return isinstance(stored, str) and (text.rsplit(".", 1)[-1] == wanted or text.rsplit("/", 1)[-1] == wanted)
+
+
 def _matches(config: Any, conditions: dict[str, str]) -> bool:
     if not isinstance(config, dict):
         return not conditions
-    return all(name in config and _text(config[name]) == value for name, value in conditions.items())
+    return all(name in config and _value_matches(config[name], value) for name, value in conditions.items())
+
+
+def _check_conditions(metas: list[dict[str, Any]], conditions: dict[str, str], matched: int) -> None:
+    """A condition on no parameter is an error; one that matches nothing says so."""
+    configs: list[dict[str, Any]] = [meta["config"] for meta in metas if isinstance(meta.get("config"), dict)]
+    known = sorted({name for config in configs for name in config})
+    for name, value in conditions.items():
+        if configs and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise CliError(
+                f"--where {name}={value}: no stored configuration has a parameter {name!r} (parameters: {', '.join(known)}){hint}"
+            )
+    if conditions and not matched:
+        for name, value in conditions.items():
+            values = sorted({_text(config[name]) for config in configs if name in config})[:10]
+            if not any(_value_matches(v, value) for config in configs if name in config for v in [config[name]]):
+                print(f"memento: --where {name}={value} matches nothing (values: {', '.join(values)})", file=sys.stderr)
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+@functools.cache
+def _experiment_exists(experiment: str) -> bool | None:
+    return experiment_exists(find_project(Path.cwd()).rootdir, experiment)
+
+
 def _selected(
-    store: ResultStore, experiment: str | None, where: list[str] | None = None, stale: bool = False
+    store: ResultStore,
+    experiment: str | None,
+    where: list[str] | None = None,
+    stale: bool = False,
+    deleted: bool = False,
 ) -> list[tuple[Entry, dict[str, Any]]]:
     conditions = _conditions(where)
     chosen = []
+    considered: list[dict[str, Any]] = []
     for entry in store.iter_entries():
         meta = store.meta(entry)
         name = str(meta.get("experiment", ""))
         if experiment is not None and experiment not in name:
             continue
+        considered.append(meta)
         if not _matches(meta.get("config"), conditions):
             continue
         if stale and not store.is_stale(entry, name):
             continue
+        if deleted and _experiment_exists(name) is not False:
+            continue
         chosen.append((entry, meta))
+    _check_conditions(considered, conditions, len(chosen))
     return chosen
 
 
@@ -117,6 +170,8 @@ def _age(seconds: float) -> str:
 
 
 def _status(store: ResultStore, entry: Entry, experiment: str) -> str:
+    if _experiment_exists(experiment) is False:
+        return "deleted"  # its module or function is gone from the project
     stale = store.is_stale(entry, experiment)
     return "stale" if stale else "current" if stale is False else "unknown"
 
@@ -177,7 +232,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     store, problems = _open(args)
-    rows = rows_from_entries(_selected(store, args.experiment))
+    rows = rows_from_entries(
+        _selected(store, args.experiment),
+        lambda entry, meta: "deleted" if _experiment_exists(str(meta.get("experiment", ""))) is False else "stored",
+    )
     for target in args.paths:
         if target == "-":
             if args.format is None:
@@ -251,10 +309,16 @@ def cmd_slurm(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     store, problems = _open(args)
-    forgotten = 0
+    forgotten = deleted = 0
     if args.stale:
         for entry, _ in _selected(store, None, None, stale=True):
             forgotten += 1
+            if not args.dry_run:
+                store.remove(entry.key)
+        store.close()
+    if args.deleted:
+        for entry, _ in _selected(store, None, None, deleted=True):
+            deleted += 1
             if not args.dry_run:
                 store.remove(entry.key)
         store.close()
@@ -271,9 +335,97 @@ def cmd_gc(args: argparse.Namespace) -> int:
         print(f"{verb} {path}")
     if args.stale:
         print(f"{'would forget' if args.dry_run else 'forgot'} {forgotten} stale result(s)")
+    if args.deleted:
+        print(f"{'would forget' if args.dry_run else 'forgot'} {deleted} result(s) of deleted experiments")
     print(f"{verb} {len(removed)} file(s); {len(store)} result(s) kept")
     _problems(problems)
     return 0
+
+
+def _names(text: str | None, option: str) -> tuple[str, ...] | None:
+    """``a,b`` -> ("a", "b"); None when the option is not given."""
+    if text is None:
+        return None
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if len(set(names)) != len(names):
+        raise CliError(f"{option}: a name is given twice in {text!r}")
+    return names
+
+
+def _paper_records(args: argparse.Namespace) -> tuple[list[Record], list[str]]:
+    store, problems = _open(args)
+    records = list(records_from_entries(_selected(store, args.experiment)))
+    if not records:
+        which = f" of an experiment matching {args.experiment!r}" if args.experiment else ""
+        raise CliError(f"no stored results{which} in {store.root}")
+    return records, problems
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    records, problems = _paper_records(args)
+    metrics = None
+    if args.metric:
+        metrics = tuple(name for text in args.metric for name in _names(text, "--metric") or ())
+    layout = Layout(
+        rows=_names(args.rows, "--rows"),
+        cols=_names(args.cols, "--cols") or (),
+        metrics=metrics,
+        spread=args.spread,
+        digits=args.digits,
+    )
+    fmt = args.format
+    if fmt is None:
+        suffix = Path(args.output).suffix.lower().lstrip(".") if args.output else ""
+        fmt = suffix if suffix in PAPER_FORMATS else "md"
+    text = render_tables(group_records(records, _names(args.over, "--over")), layout, fmt)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        path = Path(args.output)
+        if not path.parent.is_dir():
+            raise CliError(f"-o {path}: the directory {path.parent} does not exist")
+        atomic_write(path, text.encode("utf-8"))
+        print(f"wrote the table of {len(records)} stored configuration(s) to {path}", file=sys.stderr)
+    _problems(problems)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise CliError(f"{path}: a report is an .html file")
+    if not path.parent.is_dir():
+        raise CliError(f"{path}: the directory {path.parent} does not exist")
+    records, problems = _paper_records(args)
+    source = f"memento report: {len(records)} stored configuration(s) in {find_store(args.dir)}"
+    write_report(path, records, title=args.title, source=source, spread=args.spread, over=_names(args.over, "--over"))
+    print(f"wrote the report of {len(records)} configuration(s) to {path}", file=sys.stderr)
+    _problems(problems)
+    return 0
+
+
+def add_paper_commands(commands: Any) -> None:
+    """``memento table`` and ``memento report`` (DESIGN.md section 8)."""
+    over_help = "replicate parameters, comma-separated (default: as the matrix declares, else seed; '' for none)"
+    table = commands.add_parser("table", help="print the table aggregated over replicates (mean ± spread)")
+    table.add_argument("--experiment", help="only experiments whose id contains this text")
+    table.add_argument("--over", metavar="NAMES", help=over_help)
+    table.add_argument("--rows", metavar="NAMES", help="parameters whose values are the rows (default: what varies)")
+    table.add_argument("--cols", metavar="NAMES", help="parameters whose values are the columns (default: metrics)")
+    table.add_argument("--metric", action="append", metavar="NAME", help="only this metric (repeatable, or a,b)")
+    table.add_argument("--spread", choices=SPREADS, default="std", help="what follows ± (default std)")
+    table.add_argument("--digits", type=int, default=3, metavar="N", help="decimals shown (default 3)")
+    table.add_argument("--format", choices=PAPER_FORMATS, help="default: from -o's extension, else md")
+    table.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    table.set_defaults(run=cmd_table)
+
+    report = commands.add_parser("report", help="write a self-contained HTML report of the stored results")
+    report.add_argument("path", metavar="FILE", help="the .html file to write")
+    report.add_argument("--experiment", help="only experiments whose id contains this text")
+    report.add_argument("--over", metavar="NAMES", help=over_help)
+    report.add_argument("--spread", choices=SPREADS, default="std", help="error bars and ± (default std)")
+    report.add_argument("--title", default="pytest-memento report", help="the page's title")
+    report.set_defaults(run=cmd_report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -363,8 +515,12 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument(
         "--stale", action="store_true", help="also forget results whose experiment's code has changed since"
     )
+    gc.add_argument(
+        "--deleted", action="store_true", help="also forget results of experiments no longer in the project"
+    )
     gc.add_argument("--dry-run", action="store_true")
     gc.set_defaults(run=cmd_gc)
+    add_paper_commands(commands)
     return parser
 
 

@@ -8,14 +8,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .aggregate import group_outcomes
 from .baseline import write_baseline
+from .files import atomic_write
+from .html_report import write_report
 from .notify import notify_all
 from .outcome import Outcome, Status
+from .paper import Layout, render_tables
 from .pytest_compat import terminal_width
+from .records import records_from_run
 from .session import MementoSession
 from .state import SESSION_KEY
 from .tables import format_table, rows_from_run, write_export
@@ -126,7 +132,10 @@ def write_outputs(config: pytest.Config) -> None:
     outcomes = list(log.outcomes.values())
     for path in settings.exports:
         try:
-            write_export(path, rows_from_run(outcomes))
+            if path.suffix.lower() in (".tex", ".html"):
+                write_paper_export(path, outcomes, session)
+            else:
+                write_export(path, rows_from_run(outcomes))
             log.outputs.append(f"exported {len(outcomes)} configuration(s) to {path}")
         except (OSError, ValueError) as exc:
             log.problems.append(f"could not write {path}: {exc}")
@@ -139,6 +148,29 @@ def write_outputs(config: pytest.Config) -> None:
             )
         except (OSError, ValueError) as exc:
             log.problems.append(f"could not write the baseline {settings.save_baseline}: {exc}")
+
+
+def write_paper_export(path: Path, outcomes: list[Outcome], session: MementoSession) -> None:
+    """``.tex``: the run's table aggregated over replicates; ``.html``: the
+    report, with each stored row's provenance read from the store (JSON)."""
+    if path.suffix.lower() == ".tex":
+        text = render_tables(group_outcomes(outcomes), Layout(), "tex")
+        atomic_write(path, text.encode("utf-8"))
+        return
+    store = session.store
+    store.refresh()  # xdist workers wrote what they ran
+
+    def stored(key: str) -> dict[str, Any] | None:
+        entry = store.get(key)
+        try:
+            return None if entry is None else store.meta(entry)
+        except LookupError:
+            return None
+
+    records = records_from_run(outcomes, stored)
+    write_report(
+        path, records, source=f"{len(records)} configuration(s) of this run; store: {session.describe_store()}"
+    )
 
 
 def run_summary(outcomes: Iterable[Outcome], *, command: str, duration: float, exitstatus: int) -> dict[str, Any]:

@@ -3,7 +3,12 @@
 Shared by the plugin (``--memento-export``) and the ``memento export``
 command. Rows are flat: experiment, id, status, key, duration, one column
 per configuration value and one per metric, so pandas reads the CSV and the
-JSON (a list of records) directly. Pure: no pytest, nothing unpickled.
+JSON (a list of records) directly. The Markdown is compact, to fit a CI job
+summary: one table per experiment, values every row shares said once above
+it, varying config values and metrics first, then status, duration and a
+12-character key. ``.tex`` and ``.html`` exports are the aggregated table
+and the report (:mod:`.paper`, :mod:`.html_report`), not rows. Pure: no
+pytest, nothing unpickled.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .files import atomic_write
 from .hashing import jsonable
 from .outcome import Outcome
+from .records import value_labels, value_text
 from .segments import Entry
 
 __all__ = [
@@ -33,7 +39,11 @@ __all__ = [
     "write_export",
 ]
 
-EXPORT_FORMATS = (".csv", ".json", ".md")
+#: Every format an export path may name; the first three hold rows.
+EXPORT_FORMATS = (".csv", ".json", ".md", ".tex", ".html")
+ROW_FORMATS = (".csv", ".json", ".md")
+#: Key characters the Markdown table shows (enough for ``memento show``).
+SHORT_KEY = 12
 FIXED_COLUMNS = ("experiment", "id", "status", "key", "duration")
 
 Row = dict[str, Any]
@@ -65,9 +75,12 @@ def make_row(
     return row
 
 
-def rows_from_entries(entries: Iterable[tuple[Entry, Mapping[str, Any]]]) -> list[Row]:
+def rows_from_entries(
+    entries: Iterable[tuple[Entry, Mapping[str, Any]]], status: Callable[[Entry, Mapping[str, Any]], str] | None = None
+) -> list[Row]:
     """Rows for stored results given with their metadata (JSON only, never
-    unpickled), sorted by experiment and id."""
+    unpickled), sorted by experiment and id; ``status`` says what each is
+    (default ``stored``)."""
     rows = []
     for entry, meta in entries:
         raw = meta.get("config")
@@ -76,7 +89,7 @@ def rows_from_entries(entries: Iterable[tuple[Entry, Mapping[str, Any]]]) -> lis
             make_row(
                 experiment=str(meta.get("experiment", "")),
                 test_id=str(meta.get("test_id", "")),
-                status="stored",
+                status=status(entry, meta) if status is not None else "stored",
                 key=entry.key,
                 duration=entry.duration,
                 config=config,
@@ -124,10 +137,59 @@ def render(rows: Sequence[Row], fmt: str) -> str:
         records = [{name: jsonable(row.get(name)) for name in columns} for row in rows]
         return json.dumps(records, indent=1, allow_nan=False, default=str) + "\n"
     if fmt == ".md":
-        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(_markdown_cell(row.get(name)) for name in columns) + " |" for row in rows]
-        return "\n".join(lines) + "\n"
+        return compact_markdown(rows)
+    if fmt in (".tex", ".html"):
+        raise ValueError(
+            f"a {fmt} file holds the aggregated table or the HTML report, not rows: "
+            "use `memento table -o FILE.tex` or `memento report FILE.html`"
+        )
     raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def compact_markdown(rows: Sequence[Row]) -> str:
+    """Per experiment: a heading with its counts and the values every row
+    shares, then one row per configuration: varying config values and
+    metrics first (dotted names shortened, floats to 4 significant
+    digits), then status, duration and a short key."""
+    by_experiment: dict[str, list[Row]] = {}
+    for row in rows:
+        by_experiment.setdefault(str(row.get("experiment", "")), []).append(row)
+    out: list[str] = []
+    for experiment, group in by_experiment.items():
+        names = [name for name in columns_of(group) if name not in FIXED_COLUMNS]
+        texts = {name: [value_text(row.get(name, "")) for row in group] for name in names}
+        shared = [name for name in names if len(group) > 1 and len(set(texts[name])) == 1 and texts[name][0] != ""]
+        shown = [name for name in names if name not in shared]
+        counts: dict[str, int] = {}
+        for row in group:
+            counts[str(row.get("status"))] = counts.get(str(row.get("status")), 0) + 1
+        title = (
+            f"**{_md(experiment)}**: {len(group)} configuration(s) ({', '.join(f'{n} {s}' for s, n in counts.items())})"
+        )
+        labels = {name: value_labels(row.get(name) for row in group if row.get(name) is not None) for name in names}
+        if shared:
+            title += "; all rows: " + ", ".join(f"{n}={_md(labels[n].get(texts[n][0], texts[n][0]))}" for n in shared)
+        # One status for every row is said by the counts already.
+        status = ["status"] if len(counts) > 1 else []
+        header = [*shown, *status, "duration", "key"]
+        out += ["", title, "", "| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
+        for row in group:
+            cells = []
+            for name in shown:
+                value = row.get(name)
+                if isinstance(value, float) or value is None:
+                    cells.append(_markdown_cell(value))
+                else:
+                    cells.append(_md(labels[name].get(value_text(value), value_text(value))))
+            if status:
+                cells.append(str(row.get("status", "")))
+            cells += [f"{float(row.get('duration') or 0):.2f}s", str(row.get("key", ""))[:SHORT_KEY]]
+            out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out[1:]) + "\n" if out else ""
 
 
 def check_export_path(path: Path) -> None:
