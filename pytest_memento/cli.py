@@ -17,8 +17,6 @@ Only ``show --result`` unpickles anything; listing and exporting read JSON.
 from __future__ import annotations
 
 import argparse
-import difflib
-import functools
 import json
 import os
 import sys
@@ -35,7 +33,7 @@ from .files import atomic_write
 from .html_report import write_report
 from .paper import FORMATS as PAPER_FORMATS
 from .paper import Layout, render_tables
-from .project import experiment_exists, find_project
+from .project import find_project
 from .records import Record, records_from_entries
 from .settings import SettingsError, Sources, resolve_secret, resolve_store_dir
 from .store import Entry, ResultStore
@@ -92,73 +90,31 @@ def _conditions(pairs: list[str] | None) -> dict[str, str]:
     return conditions
 
 
-def _value_matches(stored: Any, wanted: str) -> bool:
-    """``wanted`` as the user writes it: the stored text, or the short name
-    ids show (``GaussianNB`` for ``sklearn.naive_bayes.GaussianNB``, a file
-    name for a path)."""
-    text = _text(stored)
-    if text == wanted:
-        return True
-    return isinstance(stored, str) and (text.rsplit(".", 1)[-1] == wanted or text.rsplit("/", 1)[-1] == wanted)
-
-
 def _matches(config: Any, conditions: dict[str, str]) -> bool:
     if not isinstance(config, dict):
         return not conditions
-    return all(name in config and _value_matches(config[name], value) for name, value in conditions.items())
-
-
-def _check_conditions(metas: list[dict[str, Any]], conditions: dict[str, str], matched: int) -> None:
-    """A condition on no parameter is an error; one that matches nothing says so."""
-    configs: list[dict[str, Any]] = [meta["config"] for meta in metas if isinstance(meta.get("config"), dict)]
-    known = sorted({name for config in configs for name in config})
-    for name, value in conditions.items():
-        if configs and name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise CliError(
-                f"--where {name}={value}: no stored configuration has a parameter {name!r} (parameters: {', '.join(known)}){hint}"
-            )
-    if conditions and not matched:
-        for name, value in conditions.items():
-            values = sorted({_text(config[name]) for config in configs if name in config})[:10]
-            if not any(_value_matches(v, value) for config in configs if name in config for v in [config[name]]):
-                print(f"memento: --where {name}={value} matches nothing (values: {', '.join(values)})", file=sys.stderr)
+    return all(name in config and _text(config[name]) == value for name, value in conditions.items())
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-@functools.cache
-def _experiment_exists(experiment: str) -> bool | None:
-    return experiment_exists(find_project(Path.cwd()).rootdir, experiment)
-
-
 def _selected(
-    store: ResultStore,
-    experiment: str | None,
-    where: list[str] | None = None,
-    stale: bool = False,
-    deleted: bool = False,
+    store: ResultStore, experiment: str | None, where: list[str] | None = None, stale: bool = False
 ) -> list[tuple[Entry, dict[str, Any]]]:
     conditions = _conditions(where)
     chosen = []
-    considered: list[dict[str, Any]] = []
     for entry in store.iter_entries():
         meta = store.meta(entry)
         name = str(meta.get("experiment", ""))
         if experiment is not None and experiment not in name:
             continue
-        considered.append(meta)
         if not _matches(meta.get("config"), conditions):
             continue
         if stale and not store.is_stale(entry, name):
             continue
-        if deleted and _experiment_exists(name) is not False:
-            continue
         chosen.append((entry, meta))
-    _check_conditions(considered, conditions, len(chosen))
     return chosen
 
 
@@ -170,8 +126,6 @@ def _age(seconds: float) -> str:
 
 
 def _status(store: ResultStore, entry: Entry, experiment: str) -> str:
-    if _experiment_exists(experiment) is False:
-        return "deleted"  # its module or function is gone from the project
     stale = store.is_stale(entry, experiment)
     return "stale" if stale else "current" if stale is False else "unknown"
 
@@ -232,10 +186,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     store, problems = _open(args)
-    rows = rows_from_entries(
-        _selected(store, args.experiment),
-        lambda entry, meta: "deleted" if _experiment_exists(str(meta.get("experiment", ""))) is False else "stored",
-    )
+    rows = rows_from_entries(_selected(store, args.experiment))
     for target in args.paths:
         if target == "-":
             if args.format is None:
@@ -309,16 +260,10 @@ def cmd_slurm(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     store, problems = _open(args)
-    forgotten = deleted = 0
+    forgotten = 0
     if args.stale:
         for entry, _ in _selected(store, None, None, stale=True):
             forgotten += 1
-            if not args.dry_run:
-                store.remove(entry.key)
-        store.close()
-    if args.deleted:
-        for entry, _ in _selected(store, None, None, deleted=True):
-            deleted += 1
             if not args.dry_run:
                 store.remove(entry.key)
         store.close()
@@ -335,8 +280,6 @@ def cmd_gc(args: argparse.Namespace) -> int:
         print(f"{verb} {path}")
     if args.stale:
         print(f"{'would forget' if args.dry_run else 'forgot'} {forgotten} stale result(s)")
-    if args.deleted:
-        print(f"{'would forget' if args.dry_run else 'forgot'} {deleted} result(s) of deleted experiments")
     print(f"{verb} {len(removed)} file(s); {len(store)} result(s) kept")
     _problems(problems)
     return 0
@@ -514,9 +457,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gc.add_argument(
         "--stale", action="store_true", help="also forget results whose experiment's code has changed since"
-    )
-    gc.add_argument(
-        "--deleted", action="store_true", help="also forget results of experiments no longer in the project"
     )
     gc.add_argument("--dry-run", action="store_true")
     gc.set_defaults(run=cmd_gc)

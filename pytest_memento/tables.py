@@ -17,7 +17,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +75,9 @@ def make_row(
     return row
 
 
-def rows_from_entries(
-    entries: Iterable[tuple[Entry, Mapping[str, Any]]], status: Callable[[Entry, Mapping[str, Any]], str] | None = None
-) -> list[Row]:
+def rows_from_entries(entries: Iterable[tuple[Entry, Mapping[str, Any]]]) -> list[Row]:
     """Rows for stored results given with their metadata (JSON only, never
-    unpickled), sorted by experiment and id; ``status`` says what each is
-    (default ``stored``)."""
+    unpickled), sorted by experiment and id."""
     rows = []
     for entry, meta in entries:
         raw = meta.get("config")
@@ -89,7 +86,7 @@ def rows_from_entries(
             make_row(
                 experiment=str(meta.get("experiment", "")),
                 test_id=str(meta.get("test_id", "")),
-                status=status(entry, meta) if status is not None else "stored",
+                status="stored",
                 key=entry.key,
                 duration=entry.duration,
                 config=config,
