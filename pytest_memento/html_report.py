@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .aggregate import Group, group_records
+from .aggregate import Group, group_records, sort_key
 from .files import atomic_write
 from .paper import Layout, build_tables, render_html_tables
 from .records import PROVENANCE, Record, value_labels, value_text
@@ -60,6 +60,8 @@ def _experiment(name: str, records: list[Record], groups: list[Group], spread: s
     for record in records:
         names.update(dict.fromkeys(record.config))
     columns = list(names)
+    # Rows in grid order: by their config values, numbers as numbers.
+    records = sorted(records, key=lambda r: tuple(sort_key(r.config.get(c)) for c in columns))
     metrics = list(dict.fromkeys(metric for record in records for metric in record.metrics))
     labels = {column: value_labels(r.config.get(column) for r in records if column in r.config) for column in columns}
     # Per column, the distinct labels; rows hold indices into them.

@@ -114,8 +114,8 @@ class PaperTable:
 
 
 def format_number(value: float, digits: int) -> str:
-    """``digits`` decimals; a tiny non-zero value keeps ``digits`` significant ones."""
-    if value != 0 and abs(value) < 10.0**-digits:
+    """``digits`` decimals; a non-zero value that would read 0 keeps ``digits`` significant ones."""
+    if value != 0 and round(value, digits) == 0:
         return f"{value:.{max(digits, 1)}g}"
     return f"{value:.{digits}f}"
 
@@ -129,11 +129,11 @@ def _names(groups: Sequence[Group]) -> list[str]:
     return list(names)
 
 
-def _check(option: str, wanted: Sequence[str], known: Sequence[str], experiment: str, what: str) -> None:
+def _check(option: str, wanted: Sequence[str], known: Sequence[str], experiment: str, kind: str) -> None:
     for name in wanted:
         if name not in known:
             raise TableError(
-                f"{option}: {name!r} is not {what} of {experiment} ({what}s: {', '.join(known) or 'none'})"
+                f"{option}: {name!r} is not a {kind} of {experiment} ({kind}s: {', '.join(known) or 'none'})"
             )
 
 
@@ -162,11 +162,11 @@ def _table(experiment: str, groups: list[Group], layout: Layout) -> PaperTable:
     constants = {name: label(groups[0], name) for name in names if name not in varying}
     metrics = list(dict.fromkeys(metric for g in groups for metric in g.stats))
     if layout.metrics is not None:
-        _check("--metric", layout.metrics, metrics, experiment, "a metric")
+        _check("--metric", layout.metrics, metrics, experiment, "metric")
         metrics = list(layout.metrics)
-    _check("--cols", layout.cols, names, experiment, "a parameter")
+    _check("--cols", layout.cols, names, experiment, "parameter")
     if layout.rows is not None:
-        _check("--rows", layout.rows, names, experiment, "a parameter")
+        _check("--rows", layout.rows, names, experiment, "parameter")
         row_names = [name for name in layout.rows if name not in layout.cols]
     else:
         row_names = [name for name in varying if name not in layout.cols]

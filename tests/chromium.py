@@ -170,15 +170,20 @@ class Browser:
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
 
-    def screenshot(self, path: Path, full_page: bool = True) -> None:
-        params: dict[str, Any] = {"format": "png"}
-        if full_page:
-            width, height = self.evaluate(
-                "[document.documentElement.scrollWidth, Math.min(document.documentElement.scrollHeight, 6000)]"
+    def screenshot(self, path: Path, selector: str | None = None) -> None:
+        """A PNG of the whole page (up to 6000 px high), or of one element."""
+        if selector is None:
+            box = self.evaluate(
+                "[0, 0, document.documentElement.scrollWidth, Math.min(document.documentElement.scrollHeight, 6000)]"
             )
-            params["clip"] = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
-            params["captureBeyondViewport"] = True
-        data = self.call("Page.captureScreenshot", **params)["data"]
+        else:
+            box = self.evaluate(
+                f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+                " return [r.x + window.scrollX, r.y + window.scrollY, r.width, r.height]; })()"
+            )
+        x, y, width, height = box
+        clip = {"x": x, "y": y, "width": width, "height": height, "scale": 1}
+        data = self.call("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)["data"]
         path.write_bytes(base64.b64decode(data))
 
     def poll(self) -> int | None:

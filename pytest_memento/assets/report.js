@@ -161,13 +161,20 @@
         list.appendChild(el("dt", {}, name));
         list.appendChild(el("dd", {}, typeof value === "object" ? JSON.stringify(value) : value));
       }
+      function heading(text) {
+        list.appendChild(el("dt", { class: "section" }, text));
+        list.appendChild(el("dd", { class: "section" }));
+      }
+      heading("provenance");
       add("key", row[2]);
       add("status", row[1]);
       var common = exp.shared[row[6]];
       data.shared_names.forEach(function (name, i) { add(name, common[i]); });
       data.own_names.forEach(function (name, i) { add(name, row[7][i]); });
       add("duration", row[3] + " s");
+      heading("config");
       exp.columns.forEach(function (name, i) { if (row[4][i] >= 0) add(name, exp.values[name][row[4][i]]); });
+      heading("metrics");
       exp.metrics.forEach(function (metric, i) { add(metric, row[5][i]); });
       var detail = el("tr", { class: "prov" });
       var cell = el("td", { colspan: kinds.length });
