@@ -58,7 +58,9 @@
         var keys = new Map();
         rows.forEach(function (row) { keys.set(row, keyOf(row, column)); });
         rows.sort(function (a, b) {
-          var order = compare(keys.get(a), keys.get(b));
+          var ka = keys.get(a), kb = keys.get(b);
+          if ((ka === null) !== (kb === null)) return ka === null ? 1 : -1; // blanks last, either way
+          var order = compare(ka, kb);
           return direction === "ascending" ? order : -order;
         });
         place(rows);
