@@ -15,7 +15,7 @@ from .checkpoint import Checkpoint, CheckpointError
 from .matrix import Config, matrix
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .results import Results
+    from .notebook import Results
 
 __all__ = ["Checkpoint", "CheckpointError", "Config", "__version__", "matrix", "results"]
 __version__ = "0.1.0"
@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 def results(store: str | Path = ".memento", experiment: str | None = None) -> Results:
     """The results stored in ``store``, one dict per configuration, with
     ``.to_pandas()`` and ``.aggregate(over=None)`` (mean, std, sem, ci95 per
-    replicate group). Nothing is unpickled. See :mod:`pytest_memento.results`."""
-    from .results import load  # imported when used: the plugin never needs it
+    replicate group). Nothing is unpickled. See :mod:`pytest_memento.notebook`."""
+    from .notebook import load  # imported when used: the plugin never needs it
 
     return load(store, experiment)

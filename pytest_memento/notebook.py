@@ -107,14 +107,17 @@ def load(store: str | Path = ".memento", experiment: str | None = None) -> Resul
     problems: list[str] = []
     opened = ResultStore(root, on_problem=problems.append)
     pairs = []
-    for entry in opened.iter_entries():
-        try:
-            meta = opened.meta(entry)
-        except LookupError as exc:
-            problems.append(str(exc))
-            continue
-        if experiment is None or experiment in str(meta.get("experiment", "")):
-            pairs.append((entry, meta))
+    try:
+        for entry in opened.iter_entries():
+            try:
+                meta = opened.meta(entry)
+            except LookupError as exc:
+                problems.append(str(exc))
+                continue
+            if experiment is None or experiment in str(meta.get("experiment", "")):
+                pairs.append((entry, meta))
+    finally:
+        opened.close()  # it keeps segment files open between reads
     records = sorted(records_from_entries(pairs), key=lambda r: (r.experiment, r.test_id))
     if problems:
         import warnings
