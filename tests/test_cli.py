@@ -84,13 +84,14 @@ def test_export_formats_read_by_pandas(project: Path) -> None:
     alpha = csv[csv.experiment == "test_grid.py::alpha"].sort_values("score")
     assert alpha.score.tolist() == [0, 1, 10, 11]
     markdown = (project / "out.md").read_text().splitlines()
-    assert markdown[0].startswith("| experiment | id | status | key | duration |")
-    assert len(markdown) == 7
+    # Compact: one table per experiment, shared values in its heading.
+    assert markdown[0].startswith("**test_grid.py::alpha**: 4 configuration(s) (4 stored)")
+    assert sum(line.startswith("| ") for line in markdown) == 7  # two headers, five rows
 
 
 def test_export_to_stdout_and_bad_paths(project: Path) -> None:
     shown = memento_cli(project, "export", "--format", "md", "-")
-    assert shown.stdout.startswith("| experiment |")
+    assert shown.stdout.startswith("**test_grid.py::alpha**")
     assert memento_cli(project, "export", "-").returncode == 2
     bad = memento_cli(project, "export", "out.xlsx")
     assert bad.returncode == 2
