@@ -86,6 +86,9 @@
   }
 
   // -- the table of configurations --------------------------------------------
+  // Rows are built when first shown and shown a page at a time, so a grid of
+  // 10,000 configurations opens quickly; sorting and filtering work on all rows.
+  var PAGE_SIZES = [100, 500, 2000, 0]; // 0: all
   function configTable(section, exp) {
     var box = section.querySelector(".configs");
     var shownColumns = [];
@@ -103,10 +106,13 @@
     var statuses = {};
     exp.rows.forEach(function (row) { statuses[row[1]] = true; });
     Object.keys(statuses).forEach(function (s) { status.appendChild(el("option", { value: s }, s)); });
+    var size = el("select", { "aria-label": "rows per page", class: "page-size" });
+    PAGE_SIZES.forEach(function (n) { size.appendChild(el("option", { value: n }, n ? n + " per page" : "all rows")); });
+    size.value = "500";
+    var previous = el("button", { type: "button", class: "previous" }, "‹");
+    var next = el("button", { type: "button", class: "next" }, "›");
     var shown = el("span", { class: "shown" });
-    tools.appendChild(filter);
-    tools.appendChild(status);
-    tools.appendChild(shown);
+    [filter, status, size, previous, next, shown].forEach(function (node) { tools.appendChild(node); });
     box.appendChild(tools);
     if (constants.length) box.appendChild(el("p", { class: "constants" }, "All rows: " + constants.join(", ")));
 
@@ -128,30 +134,54 @@
     column("key", ["key"], false);
     table.appendChild(el("thead")).appendChild(head);
     var body = table.appendChild(el("tbody"));
-    var trs = [];
-    var fragment = document.createDocumentFragment();
-    exp.rows.forEach(function (row, index) {
-      var tr = el("tr", { class: "row" });
-      tr.dataset.index = index;
-      tr.appendChild(el("td", {}, row[0]));
-      shownColumns.forEach(function (i) {
-        tr.appendChild(el("td", {}, row[4][i] < 0 ? "" : exp.values[exp.columns[i]][row[4][i]]));
-      });
-      row[5].forEach(function (value) { tr.appendChild(el("td", { class: "num" }, fmt(value))); });
-      tr.appendChild(el("td", { class: "status " + row[1] }, row[1]));
-      tr.appendChild(el("td", { class: "num" }, row[3].toFixed(2) + "s"));
-      tr.appendChild(el("td", { class: "key" }, row[2].slice(0, 12)));
-      trs.push(tr);
-      fragment.appendChild(tr);
-    });
-    body.appendChild(fragment);
     var scroll = el("div", { class: "scroll" });
     scroll.appendChild(table);
     box.appendChild(scroll);
 
-    function closeDetails() {
-      Array.prototype.slice.call(body.querySelectorAll("tr.prov")).forEach(function (tr) { tr.remove(); });
+    function label(row, i) { return row[4][i] < 0 ? "" : exp.values[exp.columns[i]][row[4][i]]; }
+    var built = [];
+    function rowElement(index) {
+      if (built[index]) return built[index];
+      var row = exp.rows[index];
+      var tr = el("tr", { class: "row" });
+      tr.dataset.index = index;
+      tr.appendChild(el("td", {}, row[0]));
+      shownColumns.forEach(function (i) { tr.appendChild(el("td", {}, label(row, i))); });
+      row[5].forEach(function (value) { tr.appendChild(el("td", { class: "num" }, fmt(value))); });
+      tr.appendChild(el("td", { class: "status " + row[1] }, row[1]));
+      tr.appendChild(el("td", { class: "num" }, row[3].toFixed(2) + "s"));
+      tr.appendChild(el("td", { class: "key" }, row[2].slice(0, 12)));
+      built[index] = tr;
+      return tr;
     }
+    var texts = exp.rows.map(function (row) {
+      var parts = [row[0], row[1], row[2]];
+      shownColumns.forEach(function (i) { parts.push(label(row, i)); });
+      row[5].forEach(function (value) { parts.push(fmt(value)); });
+      return parts.join(" ").toLowerCase();
+    });
+    var order = exp.rows.map(function (_, index) { return index; });
+    var page = 0;
+    function render() {
+      var words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
+      var wanted = status.value;
+      var kept = order.filter(function (index) {
+        return (!wanted || exp.rows[index][1] === wanted) &&
+          words.every(function (w) { return texts[index].indexOf(w) >= 0; });
+      });
+      var per = Number(size.value) || kept.length || 1;
+      var pages = Math.max(1, Math.ceil(kept.length / per));
+      page = Math.min(page, pages - 1);
+      var fragment = document.createDocumentFragment();
+      kept.slice(page * per, page * per + per).forEach(function (index) { fragment.appendChild(rowElement(index)); });
+      body.replaceChildren(fragment);
+      previous.disabled = page === 0;
+      next.disabled = page >= pages - 1;
+      previous.hidden = next.hidden = pages === 1;
+      shown.textContent = kept.length + " of " + exp.rows.length + " configurations shown" +
+        (pages > 1 ? "; page " + (page + 1) + " of " + pages : "");
+    }
+
     body.addEventListener("click", function (event) {
       var tr = event.target.closest("tr.row");
       if (!tr) return;
@@ -187,12 +217,12 @@
 
     sortable(
       table,
-      function (tr, column) {
-        var row = exp.rows[Number(tr.dataset.index)];
+      function (index, column) {
+        var row = exp.rows[index];
         var kind = kinds[column];
         if (kind[0] === "id") return row[0];
         if (kind[0] === "config") {
-          var text = row[4][kind[1]] < 0 ? null : exp.values[exp.columns[kind[1]]][row[4][kind[1]]];
+          var text = row[4][kind[1]] < 0 ? null : label(row, kind[1]);
           var number = text === null ? null : sortValue(text);
           return number === null ? text : number;
         }
@@ -204,36 +234,16 @@
         if (kind[0] === "duration") return row[3];
         return row[2];
       },
-      function () { closeDetails(); return trs.slice(); },
-      function (rows) {
-        trs = rows;
-        var fragment = document.createDocumentFragment();
-        rows.forEach(function (tr) { fragment.appendChild(tr); });
-        body.appendChild(fragment);
-      }
+      function () { return order.slice(); },
+      function (sorted) { order = sorted; page = 0; render(); }
     );
-
-    // Filtering keeps the rows where they are; texts are taken once, by row index.
-    var byIndex = trs.slice();
-    var texts = null;
-    function apply() {
-      if (texts === null) texts = byIndex.map(function (tr) { return tr.textContent.toLowerCase(); });
-      var words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
-      var wanted = status.value;
-      var count = 0;
-      byIndex.forEach(function (tr, index) {
-        var keep = (!wanted || exp.rows[index][1] === wanted) &&
-          words.every(function (w) { return texts[index].indexOf(w) >= 0; });
-        tr.hidden = !keep;
-        if (keep) count++;
-      });
-      closeDetails();
-      shown.textContent = count + " of " + exp.rows.length + " configurations shown";
-    }
     var timer = null;
-    filter.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(apply, 120); });
-    status.addEventListener("change", apply);
-    shown.textContent = exp.rows.length + " of " + exp.rows.length + " configurations shown";
+    filter.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(function () { page = 0; render(); }, 120); });
+    status.addEventListener("change", function () { page = 0; render(); });
+    size.addEventListener("change", function () { page = 0; render(); });
+    previous.addEventListener("click", function () { page--; render(); });
+    next.addEventListener("click", function () { page++; render(); });
+    render();
   }
 
   // -- charts: one point per group, replicate spread as an error bar ---------
