@@ -64,6 +64,8 @@ class Config(Mapping[str, Any]):
         data = _data_of(self)
         if name in data:
             return data[name]
+        if name in _INTERNALS:
+            raise AttributeError(f"config has no {name!r} (it has {', '.join(data) or 'nothing'})")
         return object.__getattribute__(self, name)
 
     def __getattr__(self, name: str) -> Any:
@@ -89,6 +91,10 @@ class Config(Mapping[str, Any]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Config, (_data_of(self),))
+
+
+#: The slots of :class:`Config`: never returned as attributes.
+_INTERNALS = frozenset(Config.__slots__)
 
 
 def _data_of(config: Config) -> dict[str, Any]:

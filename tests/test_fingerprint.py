@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import importlib
 import json
 import os
@@ -737,3 +738,294 @@ def test_canonical_tree_ignores_formatting_comments_and_docstrings() -> None:
     second = "def f(x):\n    return g(\n        x,\n        'a',  # trailing\n    )\n"
     assert canonical_tree(ast.parse(first)) == canonical_tree(ast.parse(second))
     assert canonical_tree(ast.parse(first)) != canonical_tree(ast.parse(first.replace('"a"', '"b"')))
+
+
+# -- issue 11: what else an experiment runs -----------------------------------
+
+KINDS = """\
+import functools
+import types
+
+import pytest
+import pytest_memento as memento
+
+
+def fa(x):
+    return x + 1
+
+
+def fb(x):
+    return x - 1
+
+
+def timed(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+MODELS = {"a": fa, "b": fb}
+SQUARE = lambda x: x * x  # noqa: E731
+SCALED = functools.partial(fa, 10)
+SETTINGS = types.SimpleNamespace(factor=2, act=fb)
+
+
+class Registry:
+    LAYERS = [fa]
+
+
+class Base:
+    def prepare(self, x):
+        return x
+
+
+class MyNet(Base):
+    def predict(self, x):
+        return self.prepare(x) * 2
+
+    def helper(self):
+        return super().prepare(1)
+
+
+class TestGroup:
+    def test_method(self):
+        return self.helper()
+
+    def helper(self):
+        return 1
+
+    def other(self):
+        return 2
+
+
+@pytest.mark.skipif(False, reason="a")
+@timed
+@memento.matrix(parameters={"i": [1]})
+def decorated(config):
+    return config
+
+
+def uses_registry():
+    return MODELS["a"](1)
+
+
+def uses_lambda():
+    return SQUARE(2)
+
+
+def uses_partial():
+    return SCALED()
+
+
+def uses_namespace():
+    return SETTINGS.act(SETTINGS.factor)
+
+
+def uses_class_attribute():
+    return Registry.LAYERS[0](1)
+
+
+def uses_instance():
+    return MyNet().helper()
+"""
+
+
+def kinds(root: Path, old: str = "", new: str = "", pick: str = "uses_registry") -> Fingerprint:
+    source = edit(KINDS, old, new) if old else KINDS
+    return fingerprint_project(root, {"fpx_exp.py": source}, lambda module: getattr(module, pick))
+
+
+@pytest.mark.parametrize(
+    ("pick", "old", "new", "changed"),
+    [
+        ("uses_registry", "return x + 1", "return x + 2", ["fpx_exp.py::fa"]),
+        ("uses_lambda", "x * x", "x * x * 1", ["fpx_exp.SQUARE"]),
+        ("uses_partial", "partial(fa, 10)", "partial(fa, 11)", ["fpx_exp.SCALED"]),
+        ("uses_partial", "return x + 1", "return x + 2", ["fpx_exp.py::fa"]),
+        ("uses_namespace", "factor=2", "factor=3", ["fpx_exp.SETTINGS"]),
+        ("uses_namespace", "return x - 1", "return x - 2", ["fpx_exp.py::fb"]),
+        (
+            "uses_class_attribute",
+            "LAYERS = [fa]",
+            "LAYERS = [fb]",
+            ["fpx_exp.py::Registry", "fpx_exp.py::fa", "fpx_exp.py::fb"],
+        ),
+        ("uses_class_attribute", "return x + 1", "return x + 2", ["fpx_exp.py::fa"]),
+        ("uses_instance", "        return x\n", "        return x + 0\n", ["fpx_exp.py::Base.prepare"]),
+        (
+            "decorated",
+            "return func(*args, **kwargs)",
+            "return func(*args)",
+            ["fpx_exp.py::timed", "fpx_exp.py::timed.<locals>.wrapper"],
+        ),
+    ],
+    ids=[
+        "dict-of-functions",
+        "lambda",
+        "partial-arguments",
+        "partial-function",
+        "namespace-attribute",
+        "namespace-function",
+        "class-attribute",
+        "class-attribute-function",
+        "super-and-base-class",
+        "decorator-wrapper",
+    ],
+)
+def test_values_holding_code_and_decorators_are_followed(
+    tmp_path: Path, pick: str, old: str, new: str, changed: list[str]
+) -> None:
+    before = kinds(tmp_path / "a", pick=pick)
+    after = kinds(tmp_path / "b", old, new, pick)
+    assert after.changed_parts(before.parts) == changed
+
+
+def test_matrix_decorator_and_marks_are_left_out_other_decorators_count(tmp_path: Path) -> None:
+    before = kinds(tmp_path / "a", pick="decorated")
+    assert "fpx_exp.py::timed" in before.parts
+    for index, (old, new) in enumerate(
+        [('reason="a"', 'reason="b"'), ('parameters={"i": [1]}', 'parameters={"i": [1, 2]}')]
+    ):
+        after = kinds(tmp_path / f"same{index}", old, new, "decorated")
+        assert after == before
+    after = kinds(tmp_path / "other", "@timed\n", "@timed\n@timed\n", "decorated")
+    assert after.changed_parts(before.parts) == ["fpx_exp.py::decorated"]
+
+
+def test_self_reaches_only_the_methods_it_names(tmp_path: Path) -> None:
+    pick = "TestGroup"
+    before = fingerprint_project(tmp_path / "a", {"fpx_exp.py": KINDS}, lambda m: m.TestGroup.test_method)
+    assert "fpx_exp.py::TestGroup.helper" in before.parts
+    assert "fpx_exp.py::TestGroup.other" not in before.parts
+    assert pick not in before.parts
+    other = edit(KINDS, "        return 2\n", "        return 3\n")
+    after = fingerprint_project(tmp_path / "b", {"fpx_exp.py": other}, lambda m: m.TestGroup.test_method)
+    assert after == before
+    helper = edit(KINDS, "    def helper(self):\n        return 1\n", "    def helper(self):\n        return 4\n")
+    changed = fingerprint_project(tmp_path / "c", {"fpx_exp.py": helper}, lambda m: m.TestGroup.test_method)
+    assert changed.changed_parts(before.parts) == ["fpx_exp.py::TestGroup.helper"]
+
+
+FIXTURES = """\
+def load():
+    return [1, 2, 3]
+
+
+def data_fixture(raw):
+    return [x * 2 for x in raw]
+"""
+
+
+def test_fixture_functions_count_with_what_they_call(tmp_path: Path) -> None:
+    def fingerprint(root: Path, source: str) -> Fingerprint:
+        def pick(module: ModuleType) -> Any:
+            fixtures = importlib.import_module("fpx_conf")
+            return module.run, [fixtures.data_fixture, fixtures.load]
+
+        write_project(root, {"fpx_conf.py": source, "fpx_exp.py": "def run(data):\n    return data\n"})
+        _forget_project_modules()
+        sys.path.insert(0, str(root))
+        try:
+            func, fixtures = pick(importlib.import_module("fpx_exp"))
+            return FingerprintCache(root).of(func, fixtures)
+        finally:
+            sys.path.remove(str(root))
+            _forget_project_modules()
+
+    before = fingerprint(tmp_path / "a", FIXTURES)
+    assert {"fpx_conf.py::data_fixture", "fpx_conf.py::load"} <= set(before.parts)
+    after = fingerprint(tmp_path / "b", edit(FIXTURES, "[1, 2, 3]", "[1, 2, 4]"))
+    assert after.changed_parts(before.parts) == ["fpx_conf.py::load"]
+    comment = fingerprint(tmp_path / "c", edit(FIXTURES, "def load():\n", "# loads\ndef load():\n"))
+    assert comment == before
+
+
+VALUES = """\
+class MyNet:
+    def forward(self, x):
+        return x * 2
+
+
+class MyForest:
+    def forward(self, x):
+        return x + 1
+
+
+def run(config):
+    return config["model"]().forward(1)
+"""
+
+
+def _cases(root: Path, source: str) -> dict[str, Fingerprint]:
+    write_project(root, {"fpx_exp.py": source})
+    _forget_project_modules()
+    sys.path.insert(0, str(root))
+    try:
+        module = importlib.import_module("fpx_exp")
+        cache = FingerprintCache(root)
+        base = cache.of(module.run)
+        return {
+            "net": cache.for_case(base, {"model": module.MyNet, "seed": 1}),
+            "net-again": cache.for_case(base, {"model": module.MyNet, "seed": 2}),
+            "forest": cache.for_case(base, {"model": module.MyForest, "seed": 1}),
+            "plain": cache.for_case(base, {"seed": 1}),
+            "partial": cache.for_case(base, {"model": functools.partial(module.MyNet)}),
+        }
+    finally:
+        sys.path.remove(str(root))
+        _forget_project_modules()
+
+
+def test_project_classes_passed_as_values_count_per_value(tmp_path: Path) -> None:
+    before = _cases(tmp_path / "a", VALUES)
+    assert before["net"] is before["net-again"]  # computed once per distinct value
+    assert before["net"].value != before["forest"].value
+    assert "fpx_exp.py::MyNet.forward" in before["net"].parts
+    assert "fpx_exp.py::MyNet.forward" not in before["forest"].parts
+    assert "fpx_exp.py::MyNet.forward" in before["partial"].parts
+    after = _cases(tmp_path / "b", edit(VALUES, "x * 2", "x * 3"))
+    assert after["net"].changed_parts(before["net"].parts) == ["fpx_exp.py::MyNet.forward"]
+    assert after["partial"].value != before["partial"].value
+    assert after["forest"] == before["forest"]
+    assert after["plain"] == before["plain"]
+
+
+def test_a_lambda_value_counts_as_config_part(tmp_path: Path) -> None:
+    cache = FingerprintCache(tmp_path)
+    source = "SCORE = lambda x: x + 1\nOTHER = lambda x: x + 2\n"
+    write_project(tmp_path, {"fpx_lam.py": source})
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("fpx_lam")
+        base = Fingerprint.of_parts({})
+        first = cache.for_case(base, {"score": module.SCORE})
+        second = cache.for_case(base, {"score": module.OTHER})
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert set(first.parts) == {"config.score"}
+    assert first.value != second.value
+
+
+def test_a_project_under_a_path_named_site_packages_is_seen(tmp_path: Path, base: Fingerprint) -> None:
+    root = tmp_path / "lib" / "site-packages" / "project"
+    shutil.copytree(tmp_path / "before", root)
+    assert fingerprint_project(root) == base
+
+
+def test_a_conda_environment_inside_the_project_is_not_project_code(tmp_path: Path) -> None:
+    env = write_project(tmp_path / "project" / "env" / "conda-meta", {"history": ""}).parent
+    vendored = write_project(env / "lib", {"fpx_vendored.py": "def near():\n    return 2\n"})
+    fingerprint = fingerprint_project(
+        tmp_path / "project",
+        {"fpx_exp.py": "from fpx_vendored import near\n\n\ndef run():\n    return near()\n"},
+        extra_paths=(vendored,),
+    )
+    assert list(fingerprint.parts) == ["fpx_exp.py::run"]
+
+
+def test_values_without_code_keep_the_plain_fingerprint(tmp_path: Path) -> None:
+    cache = FingerprintCache(tmp_path)
+    base = Fingerprint.of_parts({"a.py::f": "1"})
+    assert cache.for_case(base, {"a": 1, "b": "x", "c": (1, 2.5), "d": None}) is base

@@ -662,3 +662,28 @@ def test_jsonable_deep_and_recursive_structures_terminate() -> None:
     loop: list[Any] = []
     loop.append(loop)
     dumps(jsonable(loop))
+
+
+# -- numpy subclasses keep their identity (issue 11) ---------------------------
+
+
+def test_masked_arrays_that_differ_only_in_their_mask_differ() -> None:
+    np = pytest.importorskip("numpy")
+    first = np.ma.array([1, 2, 3], mask=[False, True, False])
+    second = np.ma.array([1, 2, 3], mask=[False, False, False])
+    assert encode(first) != encode(second)
+    assert encode(second) != encode(np.array([1, 2, 3]))
+    assert encode(first) == encode(np.ma.array([1, 2, 3], mask=[False, True, False]))
+    # No mask and an all-False mask are the same array.
+    assert encode(np.ma.array([1, 2, 3])) == encode(second)
+    assert encode(np.ma.array([1.0], fill_value=0.0)) != encode(np.ma.array([1.0], fill_value=9.0))
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_np_matrix_differs_from_an_equal_ndarray() -> None:
+    np = pytest.importorskip("numpy")
+    assert encode(np.matrix([[1, 2], [3, 4]])) != encode(np.array([[1, 2], [3, 4]]))
+    assert encode(np.matrix([[1, 2]])) == encode(np.matrix([[1, 2]]))
+    # Plain arrays keep the encoding they always had (stored keys stay valid).
+    plain = encode(np.array([1, 2], dtype="<i8"))
+    assert plain == b"a8:<i8|(2,):16:" + np.array([1, 2], dtype="<i8").tobytes()

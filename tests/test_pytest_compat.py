@@ -52,3 +52,46 @@ def test_cached_items_tear_down_module_fixtures(pytester: pytest.Pytester) -> No
     text = result.stdout.str()
     assert "TEARDOWN-A" in text
     assert text.index("TEARDOWN-A") < text.index("B-RUNS")
+
+
+def test_fixture_functions_are_the_closure_with_overridden_definitions(pytester: pytest.Pytester) -> None:
+    """``item._fixtureinfo.name2fixturedefs`` still maps fixture names to
+    definitions whose ``func`` is the user's function (pytest 8.0 to 9.2)."""
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def data():
+            return [1]
+
+        @pytest.fixture
+        def unused():
+            return 0
+        """
+    )
+    pytester.makepyfile(
+        test_a="""
+        import pytest
+
+        @pytest.fixture
+        def data(data, raw):
+            return data + raw
+
+        @pytest.fixture
+        def raw(tmp_path):
+            return [2]
+
+        def test_x(data):
+            pass
+        """
+    )
+    (item,) = pytester.getitems(pytester.path / "test_a.py")
+    from pytest_memento.pytest_compat import fixture_functions
+
+    names = [f"{func.__module__}.{func.__qualname__}" for func in fixture_functions(item)]
+    assert "test_a.data" in names, f"pytest {pytest.__version__}: {names}"
+    assert "conftest.data" in names  # overridden, but requested by the override
+    assert "test_a.raw" in names
+    assert any(name.endswith(".tmp_path") for name in names)  # an installed fixture is listed too
+    assert "conftest.unused" not in names
