@@ -258,3 +258,15 @@ def test_memento_table_command(project: Path, run_plain: Any) -> None:
     assert "no stored results of an experiment matching 'nope'" in missing.stderr
     twice = memento_cli(project, "table", "--rows", "model,model")
     assert "--rows: a name is given twice" in twice.stderr
+
+
+def test_memento_export_points_tex_and_html_to_the_right_commands(project: Path, run_plain: Any) -> None:
+    run_plain()
+    for name in ("out.tex", "out.html"):
+        done = memento_cli(project, "export", name)
+        assert done.returncode == 2
+        assert "use `memento table -o FILE.tex` or `memento report FILE.html`" in done.stderr
+        assert not (project / name).exists()
+    bad = memento_cli(project, "report", "out.txt")
+    assert bad.returncode == 2
+    assert "out.txt: a report is an .html file" in bad.stderr
