@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import collections
 import copy
 import dataclasses
 import enum
@@ -135,10 +136,10 @@ class CodeWalker:
     def parts(self, roots: list[Ref]) -> dict[str, str]:
         """Every part reached from ``roots``, transitively (first found wins)."""
         parts: dict[str, str] = {}
-        pending = list(roots)
+        pending = collections.deque(roots)
         seen: set[tuple[Any, ...]] = set()
         while pending and len(parts) < MAX_PARTS:
-            ref = pending.pop(0)
+            ref = pending.popleft()
             key = self._key(ref)
             if key in seen:
                 continue
@@ -246,7 +247,10 @@ class CodeWalker:
             if not self.in_project(getattr(value, "__file__", None)):
                 return []  # an installed package: its version is recorded
             module_name, name = value.__name__, attribute
-            value = getattr(value, attribute, _MISSING)
+            try:
+                value = getattr(value, attribute, _MISSING)
+            except Exception:  # a module __getattr__ that raises
+                return []
         if value is _MISSING:
             return []
         return _refs_for(value, f"{module_name}.{name}")
@@ -282,6 +286,10 @@ class CodeWalker:
         active.add(id(value))
         try:
             return self._describe_object(value, refs, depth + 1, active)
+        except RecursionError:
+            return ("deep", qualified_name(kind))
+        except Exception:  # a user's __memento_key__, property or __getattr__ raised
+            return ("opaque", qualified_name(kind))
         finally:
             active.discard(id(value))
 

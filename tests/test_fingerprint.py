@@ -1029,3 +1029,28 @@ def test_values_without_code_keep_the_plain_fingerprint(tmp_path: Path) -> None:
     cache = FingerprintCache(tmp_path)
     base = Fingerprint.of_parts({"a.py::f": "1"})
     assert cache.for_case(base, {"a": 1, "b": "x", "c": (1, 2.5), "d": None}) is base
+
+
+def test_values_whose_identity_raises_do_not_break_the_fingerprint(tmp_path: Path) -> None:
+    source = """\
+class Broken:
+    def __memento_key__(self):
+        raise RuntimeError("no key")
+
+
+class Lazy:
+    def __getattr__(self, name):
+        raise RuntimeError(name)
+
+
+BROKEN = Broken()
+LAZY = Lazy()
+LOOP = []
+LOOP.append(LOOP)
+
+
+def run():
+    return BROKEN, LAZY, LOOP
+"""
+    fingerprint = fingerprint_project(tmp_path, {"fpx_exp.py": source})
+    assert {"fpx_exp.py::run", "fpx_exp.BROKEN", "fpx_exp.LAZY", "fpx_exp.LOOP"} <= set(fingerprint.parts)
