@@ -2,9 +2,17 @@
 
 One file per config key, ``<store>/checkpoints/<key[:2]>/<key>.ckpt``::
 
-    MEMENTO-CKPT1\\n
+    MEMENTO-CKPT2\\n
     {"key": ..., "saves": n, "saved": time, "pickle": len, "buffers": [len, ...], ...}\\n
     <pickle bytes><out-of-band buffer 0><buffer 1>...
+    CRC32:<8 hex digits>\\n
+
+The trailer is the CRC-32 of the header line and everything after it,
+computed as the bytes are written and checked on every load: a flipped byte
+anywhere is a checkpoint that is ignored (the item starts from ``default``),
+never a damaged state resumed. The file is opened only if it is a regular
+file (never a FIFO, device or symlink), and its size must be exactly what
+its header says.
 
 The state is pickled with protocol 5 and ``buffer_callback``, so the bytes
 of large numpy arrays (anything exposing ``PickleBuffer``) are written
@@ -24,18 +32,27 @@ import json
 import os
 import pickle
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write
+from .files import atomic_write, open_regular
 from .pickling import dumps_out_of_band
 from .signing import Signer
 
-__all__ = ["MAGIC", "Checkpoint", "CheckpointError", "CheckpointInfo", "iter_checkpoints", "read_info"]
+__all__ = [
+    "MAGIC",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointInfo",
+    "iter_checkpoints",
+    "read_info",
+]
 
-MAGIC = b"MEMENTO-CKPT1\n"
+MAGIC = b"MEMENTO-CKPT2\n"
+_TRAILER = len(b"CRC32:00000000\n")
 _NOTHING = object()
 
 
@@ -54,6 +71,8 @@ class CheckpointInfo:
     size: int
     fingerprint: Any
     label: Mapping[str, Any]
+    #: The file's modification time (the file system's clock, not the writer's).
+    modified: float = 0.0
 
     def __str__(self) -> str:
         return self.describe()
@@ -69,6 +88,8 @@ def _read_header(handle: Any) -> tuple[dict[str, Any], int] | None:
     # Headers grow with the number of out-of-band buffers; 64 MiB is far
     # beyond any real one and still bounds what a foreign file makes us read.
     line = handle.readline(1 << 26)
+    if not line.endswith(b"\n"):
+        return None
     try:
         header = json.loads(line)
     except (ValueError, RecursionError):
@@ -85,16 +106,17 @@ def _read_header(handle: Any) -> tuple[dict[str, Any], int] | None:
         return None
     if not isinstance(header.get("saves", 0), int) or not isinstance(header.get("saved", 0.0), (int, float)):
         return None
-    expected = handle.tell() + pickled + sum(buffers)
-    if os.fstat(handle.fileno()).st_size != expected:
+    expected = handle.tell() + pickled + sum(buffers) + _TRAILER
+    if pickled < 0 or os.fstat(handle.fileno()).st_size != expected:
         return None
+    header["_line"] = line
     return header, handle.tell()
 
 
 def read_info(path: Path) -> CheckpointInfo | None:
     """The header of the checkpoint at ``path``, or None if it is unusable."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             found = _read_header(handle)
             size = os.fstat(handle.fileno()).st_size
     except OSError:
@@ -103,6 +125,10 @@ def read_info(path: Path) -> CheckpointInfo | None:
         return None
     header, _ = found
     label = header.get("label")
+    try:
+        saved = os.stat(path).st_mtime
+    except OSError:
+        saved = 0.0
     return CheckpointInfo(
         path=path,
         key=str(header.get("key", "")),
@@ -111,6 +137,7 @@ def read_info(path: Path) -> CheckpointInfo | None:
         size=size,
         fingerprint=header.get("fingerprint"),
         label=label if isinstance(label, dict) else {},
+        modified=saved,
     )
 
 
@@ -185,7 +212,7 @@ class Checkpoint:
             self.ignored = "--memento-rerun ignores old checkpoints"
             return default
         try:
-            handle = open(self.path, "rb")  # noqa: SIM115  # closed below
+            handle = open_regular(self.path)
         except FileNotFoundError:
             return default
         except OSError as exc:
@@ -210,14 +237,25 @@ class Checkpoint:
         return state
 
     def _read_state(self, handle: Any, header: Mapping[str, Any]) -> Any:
-        data = handle.read(header["pickle"])
-        buffers = []
-        for length in header["buffers"]:
-            buffer = bytearray(length)
-            if handle.readinto(buffer) != length:
-                self.ignored = f"{self.path} is truncated"
-                return _NOTHING
-            buffers.append(buffer)
+        try:
+            data = handle.read(header["pickle"])
+            crc = zlib.crc32(data, zlib.crc32(header["_line"]))
+            buffers = []
+            for length in header["buffers"]:
+                buffer = bytearray(length)
+                if handle.readinto(buffer) != length:
+                    self.ignored = f"{self.path} is truncated"
+                    return _NOTHING
+                crc = zlib.crc32(buffer, crc)
+                buffers.append(buffer)
+            trailer = handle.read(_TRAILER)
+        except (OSError, MemoryError) as exc:
+            self.ignored = f"{self.path} cannot be read: {exc}"
+            return _NOTHING
+        if len(data) != header["pickle"] or trailer != b"CRC32:%08x\n" % crc:
+            # A flipped byte anywhere: never resume a damaged state.
+            self.ignored = f"{self.path} is damaged (its checksum does not match); not used"
+            return _NOTHING
         if self._signer is not None and not self._signer.verify(
             header.get("sig"), self.key, _content_hash(data, buffers)
         ):
@@ -257,17 +295,20 @@ class Checkpoint:
         }
         if self._signer is not None:
             header["sig"] = self._signer.sign(self.key, _content_hash(data, raws))
-        head = MAGIC + json.dumps(header, separators=(",", ":"), default=str).encode() + b"\n"
-        self._write(head, data, raws)
+        line = json.dumps(header, separators=(",", ":"), default=str).encode() + b"\n"
+        crc = zlib.crc32(data, zlib.crc32(line))
+        for raw in raws:
+            crc = zlib.crc32(raw, crc)
+        self._write(MAGIC + line, data, raws, b"CRC32:%08x\n" % crc)
         self._saves += 1
         self._last_write = self._clock()
         self._fresh = False
         return True
 
-    def _write(self, head: bytes, data: bytes, raws: list[memoryview]) -> None:
+    def _write(self, head: bytes, data: bytes, raws: list[memoryview], trailer: bytes) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, head, data, *raws)
+            atomic_write(self.path, head, data, *raws, trailer)
         except OSError as exc:
             raise CheckpointError(
                 exc.errno,
@@ -294,3 +335,28 @@ def _content_hash(data: bytes, buffers: list[Any]) -> str:
 
 def checkpoint_path(store_root: Path, key: str) -> Path:
     return store_root / "checkpoints" / key[:2] / f"{key}.ckpt"
+
+
+def verified(path: Path, signer: Signer | None) -> bool:
+    """Whether the checkpoint at ``path`` is whole (its checksum matches)
+    and, with a ``signer``, signed with that secret. Read, never unpickled."""
+    try:
+        with open_regular(path) as handle:
+            found = _read_header(handle)
+            if found is None:
+                return False
+            header, _ = found
+            data = handle.read(header["pickle"])
+            crc = zlib.crc32(data, zlib.crc32(header["_line"]))
+            digest = hashlib.sha256(data)
+            for length in header["buffers"]:
+                chunk = handle.read(length)
+                if len(chunk) != length:
+                    return False
+                crc = zlib.crc32(chunk, crc)
+                digest.update(chunk)
+            if handle.read(_TRAILER) != b"CRC32:%08x\n" % crc:
+                return False
+    except (OSError, MemoryError):
+        return False
+    return signer is None or signer.verify(header.get("sig"), str(header.get("key", "")), digest.hexdigest())

@@ -1,103 +1,237 @@
-"""``memento gc``: compact a store's segments and remove what nothing uses.
+"""``memento gc``: compact a store's segments and remove what nothing uses,
+without ever losing a record written while it runs.
 
-Segments no writer touched for ``older_than`` seconds are merged into one
-new segment (written atomically beside them, only then are they removed),
-keeping only live entries, deletions, code records and the newest
-"current code" of each experiment. Unreferenced blobs and temp files of
-killed writers go too. Younger files may belong to a writer still at work
-and are left alone. No pytest in here.
+- Only *finished* segments are compacted: sealed ones (their writer closed
+  them with an ``end`` record and never appends again), those of a writer
+  on this host whose process is gone, and those of another host that
+  nothing wrote to for ``max(older_than, SAFE_AGE)`` seconds. A segment
+  whose writer may be at work is left alone, whatever ``older_than`` says.
+- The records kept are copied byte for byte (ids, checksums and signatures
+  unchanged) into one new segment, written atomically, before any old one
+  is removed. Kept: every live record (with a secret, refused ones too:
+  they may be another secret's), and every record that keeps a record
+  outside the compacted set superseded or removed (with what keeps it so).
+  A record superseded only by an unsigned one is kept when it is signed.
+- Just before removing a segment, gc checks that it is the file it read,
+  at the size it read; after unlinking it, bytes a writer appended since
+  are copied into a new segment. A writer whose segment was unlinked under
+  it writes its records again in a new one (:meth:`.ResultStore._append`);
+  the same record read twice counts once.
+- Unreferenced blobs and temp files of killed writers go only when older
+  than ``max(older_than, SAFE_AGE)`` (a writer names its fresh blob within
+  a second or two), and no blob goes while a segment cannot be read.
+
+No pytest in here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import os
+import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from .files import TMP_SUFFIX, atomic_write
-from .segments import COMPACT, Entry, mtime, raw_record
-from .store import SEGMENT_SUFFIX, ResultStore
+from .files import TMP_SUFFIX, atomic_write, open_regular
+from .segments import Raw, Scan, SegmentInfo, encode_line, mtime, read_segment
+from .store import SEGMENT_SUFFIX, ResultStore, host_name
 
-__all__ = ["compact"]
+__all__ = ["SAFE_AGE", "compact"]
+
+#: Files a writer may still be finishing are never removed younger than this.
+SAFE_AGE = 600.0
+_WRITER = re.compile(r"(.+)-([0-9]+)-[0-9a-f]+" + re.escape(SEGMENT_SUFFIX))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _finished(info: SegmentInfo, now: float, older_than: float) -> bool:
+    if info.sealed or info.path.name.startswith("compacted-"):
+        return True
+    match = _WRITER.fullmatch(info.path.name)
+    if match is not None and match.group(1) == host_name():
+        return not _alive(int(match.group(2)))
+    return now - mtime(info.path) >= max(older_than, SAFE_AGE)
+
+
+def _read_all(store: ResultStore, scan: Scan) -> dict[Path, SegmentInfo]:
+    infos: dict[Path, SegmentInfo] = {}
+    for _ in range(5):  # list again: segments created while we read
+        fresh = [path for path in store.segment_paths() if path not in infos]
+        if not fresh:
+            break
+        for path in fresh:
+            infos[path] = read_segment(path, scan, store.on_problem, detail=True)
+    return infos
+
+
+def _kept(infos: dict[Path, SegmentInfo], chosen: set[Path], signed_store: bool) -> dict[Path, list[Raw]]:
+    """The records of the ``chosen`` segments that must survive."""
+    first: dict[str, Raw] = {}
+    killers: dict[str, list[tuple[Path, Raw]]] = {}
+    outside: set[str] = set()
+    for path, info in infos.items():
+        for raw in info.raws:
+            if raw.record_id:
+                first.setdefault(raw.record_id, raw)
+                if path not in chosen:
+                    outside.add(raw.record_id)
+            if raw.kills and raw.verified:
+                for victim in raw.kills:
+                    killers.setdefault(victim, []).append((path, raw))
+
+    def valid_killers(raw: Raw) -> list[tuple[Path, Raw]]:
+        found = killers.get(raw.record_id, [])
+        return [(path, k) for path, k in found if k.group == raw.group and (signed_store or k.signed or not raw.signed)]
+
+    keep: set[int] = set()
+    work: list[Raw] = []
+    for path in chosen:
+        for raw in infos[path].raws:
+            if raw.op in ("put", "current") and first.get(raw.record_id) is raw and not valid_killers(raw):
+                keep.add(id(raw))
+            elif raw.op in ("put", "current", "del") and outside.intersection(raw.kills):
+                work.append(raw)
+    while work:
+        raw = work.pop()
+        if id(raw) in keep:
+            continue
+        keep.add(id(raw))
+        if raw.op != "del":
+            work.extend(k for path, k in valid_killers(raw) if path in chosen)
+    return {path: [raw for raw in infos[path].raws if id(raw) in keep] for path in chosen}
 
 
 def compact(store: ResultStore, *, older_than: float = 86400.0, dry_run: bool = False) -> list[Path]:
-    """Merge segments no writer touched for ``older_than`` seconds into
-    one, keeping only live entries; remove unreferenced blobs and temp
-    files of killed writers. Returns the files removed (or that would be).
-
-    Younger files may belong to a writer still at work and are left alone.
-    """
+    """Merge finished segments into one, keeping what is live; remove
+    unreferenced blobs and temp files of killed writers. Returns the files
+    removed (or that would be)."""
+    store.flush()
     store.refresh()
-    scan = store.scan()
-    cutoff = time.time() - older_than
-    idle = [path for path in store.segment_paths() if mtime(path) < cutoff]
-    idle_set = set(idle)
-    live = [entry for entry in scan.entries.values() if entry.segment in idle_set]
-    records = sum(scan.records.get(path, 0) for path in idle)
-    doomed: list[Path] = []
-    if len(idle) > 1 or records > len(live):
-        doomed.extend(idle)
-        if not dry_run:
-            _write_compacted(store, live, scan.deleted, scan.code, scan.current)
-    referenced = {entry.blob for entry in scan.entries.values() if entry.blob}
-    if store.blobs.is_dir():
-        for path in store.blobs.rglob("*"):
-            unused = path.suffix == ".pkl" and path.name not in referenced
-            if path.is_file() and (unused or path.name.endswith(TMP_SUFFIX)) and mtime(path) < cutoff:
-                doomed.append(path)
-    if store.segments.is_dir():
-        doomed.extend(p for p in store.segments.iterdir() if p.name.endswith(TMP_SUFFIX) and mtime(p) < cutoff)
-    checkpoints = store.root / "checkpoints"
-    if checkpoints.is_dir():
-        # Temp files of checkpoint saves that a kill interrupted.
-        doomed.extend(p for p in checkpoints.glob("*/*" + TMP_SUFFIX) if mtime(p) < cutoff)
+    scan = Scan(store.signer)
+    infos = _read_all(store, scan)
+    now = time.time()
+    chosen = {
+        path for path, info in infos.items() if info.readable and not info.missing and _finished(info, now, older_than)
+    }
+    kept = _kept(infos, chosen, store.signer is not None)
+    fingerprints = {entry.fingerprint for entry in scan.all_live()}
+    for path in chosen:  # what the kept results' fingerprints are made of
+        seen = set()
+        for raw in infos[path].raws:
+            if raw.op == "code" and raw.group in fingerprints and raw.group not in seen:
+                seen.add(raw.group)
+                kept[path].append(raw)
+        kept[path].sort(key=lambda raw: raw.start)
+    dropped = sum(len([raw for raw in infos[path].raws if raw.op != "env"]) - len(kept[path]) for path in chosen)
+    worth = len(chosen) > 1 or dropped or any(not infos[p].sealed or infos[p].damaged for p in chosen)
+    doomed: list[Path] = sorted(chosen) if chosen and worth else []
+    if doomed and not dry_run:
+        _write_compacted(store, infos, kept, doomed)
+        doomed = _unlink_unchanged(store, infos, doomed)
+    unreadable = any(not info.readable for info in infos.values())
+    doomed += _garbage(store, scan, now - max(older_than, SAFE_AGE), unreadable)
     if not dry_run:
         for path in doomed:
-            with contextlib.suppress(OSError):
-                path.unlink()
+            if path.suffix != SEGMENT_SUFFIX:
+                with contextlib.suppress(OSError):
+                    path.unlink()
         store.refresh()
     return sorted(set(doomed))
 
 
+def _garbage(store: ResultStore, scan: Scan, cutoff: float, unreadable: bool) -> list[Path]:
+    """Unreferenced blobs and temp files older than ``cutoff``."""
+    referenced = {entry.blob for entry in scan.all_live() if entry.blob}
+    found: list[Path] = []
+    if store.blobs.is_dir():
+        for path in store.blobs.rglob("*"):
+            unused = path.suffix == ".pkl" and path.name not in referenced and not unreadable
+            garbage = unused or path.name.endswith(TMP_SUFFIX)
+            if garbage and not path.is_symlink() and path.is_file() and mtime(path) < cutoff:
+                found.append(path)
+    for directory in (store.segments, store.root / "checkpoints"):
+        if directory.is_dir():
+            # Temp files of segment compactions and checkpoint saves a kill interrupted.
+            pattern = "*" + TMP_SUFFIX if directory == store.segments else "*/*" + TMP_SUFFIX
+            found.extend(p for p in directory.glob(pattern) if mtime(p) < cutoff)
+    return found
+
+
+def _chunks(path: Path, raws: Iterable[Raw]) -> list[bytes]:
+    out: list[bytes] = []
+    env: tuple[int, int] | None = None
+    with open_regular(path) as handle:
+
+        def piece(start: int, end: int) -> bytes:
+            handle.seek(start)
+            data: bytes = handle.read(end - start)
+            return data
+
+        for raw in raws:
+            if raw.op == "env":
+                continue
+            if raw.op == "put" and raw.env is not None and raw.env != env:
+                env = raw.env
+                out.append(piece(*env))
+            out.append(piece(raw.start, raw.end))
+    return out
+
+
 def _write_compacted(
-    store: ResultStore,
-    live: list[Entry],
-    deleted: Mapping[str, float],
-    code: Mapping[str, Any],
-    current: Mapping[str, tuple[str, float]],
+    store: ResultStore, infos: dict[Path, SegmentInfo], kept: dict[Path, list[Raw]], doomed: list[Path]
 ) -> None:
-    # Deletions are kept (they are one short line each): a put of the
-    # same key may sit in a segment that was not compacted.
-    live_keys = {entry.key for entry in live}
-    chunks = [
-        json.dumps({"op": "del", "k": key, "t": when}, separators=COMPACT).encode() + b"\n"
-        for key, when in sorted(deleted.items())
-        if key not in live_keys
-    ]
-    fingerprints = sorted(
-        {entry.fingerprint for entry in live if isinstance(entry.fingerprint, str) and entry.fingerprint in code}
-    )
-    chunks += [
-        json.dumps({"op": "code", "f": fingerprint, "about": code[fingerprint]}, separators=COMPACT).encode() + b"\n"
-        for fingerprint in fingerprints
-    ]
-    chunks += [
-        json.dumps({"op": "current", "e": experiment, "f": fingerprint, "t": when}, separators=COMPACT).encode() + b"\n"
-        for experiment, (fingerprint, when) in sorted(current.items())
-    ]
-    if not live and not chunks:
+    chunks: list[bytes] = []
+    for path in doomed:
+        if kept[path]:
+            chunks += _chunks(path, kept[path])
+    if not chunks:
         return
+    chunks.append(encode_line({"op": "end"}))
     store.segments.mkdir(parents=True, exist_ok=True)
     target = store.segments / f"compacted-{int(time.time())}-{secrets.token_hex(4)}{SEGMENT_SUFFIX}"
-    env: Mapping[str, Any] | None = None
-    for entry in sorted(live, key=lambda item: item.key):
-        if entry.env is not env:
-            env = entry.env
-            chunks.append(json.dumps({"op": "env", "env": env}, separators=COMPACT).encode() + b"\n")
-        chunks.append(raw_record(entry))
     atomic_write(target, b"".join(chunks))
+
+
+def _unlink_unchanged(store: ResultStore, infos: dict[Path, SegmentInfo], doomed: list[Path]) -> list[Path]:
+    """Remove each segment if it is still what was read; copy bytes a
+    writer appended since into a new segment. Returns those removed."""
+    removed: list[Path] = []
+    rescued: list[bytes] = []
+    for path in doomed:
+        info = infos[path]
+        try:
+            handle = open_regular(path)
+        except OSError:
+            continue
+        with handle:
+            before = os.fstat(handle.fileno())
+            if (before.st_dev, before.st_ino, before.st_size) != (info.device, info.inode, info.file_size):
+                continue  # a writer appended since it was read: next time
+            try:
+                path.unlink()
+            except OSError as exc:
+                store.on_problem(f"cannot remove {path}: {exc.strerror or exc}")
+                continue
+            removed.append(path)
+            after = os.fstat(handle.fileno()).st_size
+            if after > info.file_size:
+                handle.seek(0)
+                header = handle.readline(1 << 20)  # the segment's env record
+                handle.seek(info.file_size)
+                rescued.append(header + handle.read(after - info.file_size))
+    if rescued:
+        for data in rescued:
+            target = store.segments / f"compacted-{int(time.time())}-{secrets.token_hex(4)}{SEGMENT_SUFFIX}"
+            atomic_write(target, data + (encode_line({"op": "end"}) if data.endswith(b"\n") else b""))
+    return removed

@@ -1,6 +1,9 @@
 """The store directory itself: created with a ``CACHEDIR.TAG`` (so backup
 tools skip it), a ``.gitignore`` of ``*`` and a short README, like
 pytest's own cache directory. Standard library only.
+
+The plugin creates the directory only when a run first needs it (a matrix
+item or a checkpoint): :func:`check_store_dir` says up front whether it could.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from pathlib import Path
 
 from .files import atomic_write
 
-__all__ = ["StoreError", "ensure_store_dir"]
+__all__ = ["StoreError", "check_store_dir", "ensure_store_dir"]
 
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -44,3 +47,21 @@ def ensure_store_dir(root: Path) -> None:
         raise StoreError(f"cannot create the store at {root}: {exc.strerror or exc}") from None
     if not os.access(root, os.W_OK | os.X_OK):
         raise StoreError(f"the store at {root} is not writable")
+
+
+def check_store_dir(root: Path) -> None:
+    """Raise :class:`StoreError` when ``root`` is a file or could not be
+    created (its nearest existing parent is no writable directory); creates
+    nothing. An existing directory passes, writable or not (a read-only
+    store can still be read; writes to it are reported as they fail)."""
+    if root.exists():
+        if not root.is_dir():
+            raise StoreError(f"{root} exists and is not a directory")
+        return
+    for parent in root.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StoreError(f"cannot create the store at {root}: {parent} is not a directory")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise StoreError(f"cannot create the store at {root}: {parent} is not writable")
+            return

@@ -64,12 +64,27 @@ def test_planted_pickles_are_never_loaded(
     other = records[2]["key"]
     Checkpoint(checkpoint_path(pytester.path / ".memento", other), key=other).save(Planted(marker))
 
+    # The refused record neither shadows the valid one nor is unpickled.
     shown = memento_cli(pytester.path, "show", key[:12], "--result")
-    assert shown.returncode == 2
-    assert "does not verify; it is not unpickled" in shown.stderr
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.rstrip().endswith("{'y': 1, 'resumed': 0}")
+    assert "not signed with this store's secret" in memento_cli(pytester.path, "list").stderr
 
     result = run_plain("--memento-rerun", "-k", "2")  # resumes from the planted checkpoint if it trusted it
     assert outcomes(result) == {"passed": 1, "deselected": 1}
+    result = run_plain("-rA")
+    assert outcomes(result) == {"cached": 2}
+    assert not marker.exists(), "a planted pickle was unpickled"
+
+    # A key that only the attacker wrote: refused, reported, run again.
+    only = records[1]["key"]
+    memento_cli(pytester.path, "clear", "--where", "x=1")
+    attacker = ResultStore(pytester.path / ".memento")
+    attacker.put(only, {"config": {"x": 1}, "metrics": {"y": 1}, "duration": 0.0}, pickle.dumps(Planted(marker)))
+    attacker.close()
+    refused = memento_cli(pytester.path, "show", only[:12], "--result")
+    assert refused.returncode == 2
+    assert "does not verify; it is not unpickled" in refused.stderr
     result = run_plain("-rA")
     assert outcomes(result) == {"passed": 1, "cached": 1}
     result.stdout.fnmatch_lines(
