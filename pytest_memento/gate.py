@@ -32,6 +32,7 @@ from typing import Any
 from .aggregate import Group, Stats
 from .baseline import Baseline, compare, tolerance_for
 from .outcome import Outcome
+from .records import value_labels, value_text
 
 __all__ = ["DEFAULT_SIGMA", "Verdict", "compare_group", "config_verdicts", "group_verdicts", "markdown"]
 
@@ -58,6 +59,27 @@ class Verdict:
     def describe(self) -> str:
         change = "" if self.change is None else f", change {self.change:+.4g}"
         return f"{self.metric}: baseline {self.baseline}, now {self.now}{change}; {self.rule}"
+
+
+def _short_names(groups: Sequence[Group]) -> dict[tuple[str, str], dict[str, str]]:
+    """Per experiment and parameter, short labels of its values (``SVC``)."""
+    values: dict[tuple[str, str], list[Any]] = {}
+    for group in groups:
+        for name in group.parameters:
+            values.setdefault((group.experiment, name), []).append(group.values.get(name))
+    return {slot: value_labels(found) for slot, found in values.items()}
+
+
+def _subject(group: Group, names: Mapping[tuple[str, str], Mapping[str, str]]) -> str:
+    """``test_x.py::train[model=SVC, dataset=load_iris]``: the module's file
+    name, the function and the group's parameters (settings left out)."""
+    module, _, qualname = group.experiment.rpartition("::")
+    shown = group.parameters or tuple(group.values)
+    parts = []
+    for name in shown:
+        text = value_text(group.values.get(name))
+        parts.append(f"{name}={names.get((group.experiment, name), {}).get(text, text)}")
+    return f"{module.rsplit('/', 1)[-1]}::{qualname}[{', '.join(parts)}]"
 
 
 def _spread(mean: float, std: float | None, n: int) -> str:
@@ -114,14 +136,12 @@ def group_verdicts(
     ``nodeids`` a member's key to its item (those fail with a worse group)."""
     verdicts: list[Verdict] = []
     seen: set[tuple[str, str]] = set()
+    groups = [group for group in groups if group.replicates and baseline.groups(group.experiment) is not None]
+    names = _short_names(groups)
     for group in groups:
-        if not group.replicates:
-            continue
-        stored = baseline.groups(group.experiment)
-        if stored is None:
-            continue
+        stored = baseline.groups(group.experiment) or {}
         seen.add((group.experiment, group.id))
-        subject = f"{group.experiment}[{group.label()}]"
+        subject = _subject(group, names)
         entry = stored.get(group.id)
         members = tuple(nodeids[m.key] for m in (*group.members, *group.failed) if m.key in nodeids)
         if entry is None:

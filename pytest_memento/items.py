@@ -24,7 +24,7 @@ from .expand import Case, display_label
 from .fingerprint import Fingerprint, InputError
 from .hashing import jsonable_mapping, node_key
 from .outcome import CheckpointNote, Outcome, Status, metrics_of, status_of
-from .pickling import dumps
+from .pickling import dumps, unpicklable_part
 from .provenance import seed_everything, seed_for
 from .pytest_compat import fixture_functions
 from .session import MementoSession, build_record
@@ -129,8 +129,19 @@ def call(item: pytest.Function) -> bool | None:
         if hasattr(result, "close"):
             result.close()
         pytest.fail(f"{item.name}: experiments must be plain functions (not async or generators)", pytrace=False)
-    state.result, state.has_result = result, True
     state.metrics = metrics_of(result)
+    if not state.decision.verify:
+        # Pickled now, so a result that cannot be stored fails its own call, once.
+        try:
+            state.result = dumps(result)
+        except Exception as exc:
+            where, kind = unpicklable_part(result)
+            pytest.fail(
+                f"pytest-memento: the result of {item.name} cannot be pickled, so it cannot be stored: "
+                f"{where} is a {kind} ({type(exc).__name__}: {str(exc)[:200]})",
+                pytrace=False,
+            )
+        state.has_result = True
     return True
 
 
@@ -188,6 +199,7 @@ def outcome_of(
         problems=decision.problems,
         checkpoint=_checkpoint_note(state.checkpoint),
         executed=decision.action is Action.RUN,
+        tolerance=case.tolerance,
     )
 
 
@@ -234,7 +246,8 @@ def judged(session: MementoSession, case: Case, decision: Decision, outcome: Out
             failures.append(f"not reproduced: {case.experiment}[{case.id}] config {outcome.config} (stored {stored})")
             failures += lines
     baseline = session.settings.report.baseline
-    if baseline is not None:
+    # Replicated experiments are judged by group once the run is over (see .regressions).
+    if baseline is not None and baseline.groups(case.experiment) is None:
         stored_metrics = baseline.metrics(case.experiment, case.config_hash)
         verdict, worse = judge(outcome.metrics, stored_metrics, case.goals, case.tolerance, tolerance)
         outcome = outcome.replace(baseline=verdict)
@@ -277,13 +290,8 @@ def store_if_passed(item: pytest.Item) -> None:
     if setup is None or not setup.passed or called is None or not (called.passed or state.regressed):
         return
     session = item.config.stash[SESSION_KEY]
-    try:
-        payload = dumps(result)
-    except Exception as exc:
-        pytest.fail(
-            f"pytest-memento: the return value of {item.name} cannot be pickled, so nothing was stored: {exc!r}",
-            pytrace=False,
-        )
+    assert result is not None
+    payload = result
     fingerprint = fingerprint_of(item, case)
     checkpoint = state.checkpoint
     extra: dict[str, Any] = {"fingerprint": fingerprint.value, "config_hash": case.config_hash, "seed": state.seed}

@@ -116,6 +116,8 @@ class Outcome:
     #: Whether the experiment function was called in this run (not for a
     #: cached or not-cached configuration, even when the baseline fails it).
     executed: bool = True
+    #: The matrix's ``tolerance=`` (a number, or metric -> number), for comparisons on the controller.
+    tolerance: float | Mapping[str, float] | None = None
 
     @property
     def cached(self) -> bool:
@@ -147,6 +149,8 @@ class Outcome:
             data["error"] = self.error
         if self.goals:
             data["goals"] = dict(self.goals)
+        if self.tolerance is not None:
+            data["tolerance"] = dict(self.tolerance) if isinstance(self.tolerance, Mapping) else self.tolerance
         if self.replicates:
             data["replicates"] = list(self.replicates)
         if self.group_size:
@@ -210,7 +214,16 @@ class Outcome:
             verified=verified if isinstance(verified, bool) else None,
             baseline=baseline,
             executed=data.get("executed", True) is not False,
+            tolerance=_tolerance(data.get("tolerance")),
         )
+
+
+def _tolerance(value: Any) -> float | dict[str, float] | None:
+    if isinstance(value, Mapping):
+        return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -14,9 +14,11 @@ configuration file, the rootdir is the nearest directory upwards holding a
 
 from __future__ import annotations
 
+import ast
 import configparser
 import sys
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - pytest depends on tomli before 3.11
     import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
-__all__ = ["Project", "find_project"]
+__all__ = ["Project", "experiment_exists", "find_project", "identity_root", "misread_options"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,59 @@ def find_project(start: Path) -> Project:
         if (directory / ".memento" / "CACHEDIR.TAG").is_file():
             return Project(directory)
     return Project(start)
+
+
+def _defines(body: list[ast.stmt], names: list[str]) -> bool:
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == names[0]:
+            if len(names) == 1:
+                return True
+            if isinstance(node, ast.ClassDef) and _defines(node.body, names[1:]):
+                return True
+        elif isinstance(node, (ast.If, ast.Try)) and _defines([*node.body, *getattr(node, "orelse", [])], names):
+            return True
+    return False
+
+
+def experiment_exists(rootdir: Path, experiment: str) -> bool | None:
+    """Whether the experiment ``<module path>::<qualname>`` is still defined
+    under ``rootdir`` (read from its source, never imported); None when it
+    cannot be told (not an experiment id, an unreadable module)."""
+    path_text, separator, qualname = experiment.partition("::")
+    if not separator or not path_text or not qualname:
+        return None
+    module = rootdir / path_text
+    if not module.is_file():
+        return False
+    try:
+        tree = ast.parse(module.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return _defines(tree.body, qualname.split("."))
+
+
+def identity_root(rootdir: Path, inifile: Path | None, test_paths: Sequence[Path] = ()) -> Path:
+    """The directory experiment keys are relative to. With a configuration
+    file, pytest's rootdir (its directory). Without one, pytest picks the
+    rootdir from the arguments and the current directory, so it moves; the
+    parent of the nearest store (``.memento`` with its ``CACHEDIR.TAG``) at
+    or above the test paths (else the rootdir) stays put, and is used when
+    there is one."""
+    if inifile is not None:
+        return rootdir
+    for start in (*test_paths, rootdir):
+        for directory in (start, *start.parents):
+            if (directory / ".memento" / "CACHEDIR.TAG").is_file():
+                return directory
+    return rootdir
+
+
+def misread_options(args: list[str], options: tuple[str, ...]) -> list[str]:
+    """Options of ours given with a space before their value: while pytest
+    looks for its configuration file it does not know them yet, so it takes
+    their values for test paths (and may pick another rootdir)."""
+    found = []
+    for index, arg in enumerate(args[:-1]):
+        if arg in options and not args[index + 1].startswith("-"):
+            found.append(f"{arg} {args[index + 1]}")
+    return found

@@ -36,6 +36,10 @@ class RunLog:
     problems: list[str] = field(default_factory=list)
     #: Files written at the end of the run (exports, baseline), to report.
     outputs: list[str] = field(default_factory=list)
+    #: Items failed by the group gate after the run (their results were fine on their own).
+    gated: set[str] = field(default_factory=set)
+    #: The run's metrics against the baseline (:class:`~.gate.Verdict`), once the run loop is over.
+    comparisons: list[Any] | None = None
 
     def record(self, outcome: Outcome) -> None:
         self.outcomes[outcome.nodeid] = outcome

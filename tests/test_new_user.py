@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import lines_with, outcomes
+from conftest import lines_with, memento_cli, outcomes
+from test_crashes import TRAIN, _start_group, _wait_for, steps
 
 GRID = """
 import pytest_memento as memento
@@ -179,3 +185,116 @@ def test_an_unpicklable_result_is_one_failure_naming_the_part(pytester: pytest.P
     assert "cannot be pickled, so it cannot be stored" in text
     again = run()
     assert outcomes(again) == {"failed": 1}  # nothing was stored
+
+
+@pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["no-xdist", "n2"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "SIGTERM"])
+def test_an_interrupt_names_what_it_stopped_and_where_it_resumes(
+    pytester: pytest.Pytester, mode: list[str], sig: signal.Signals
+) -> None:
+    pytester.makepyfile(test_train=TRAIN)
+    process = _start_group(pytester.path, *mode, env_extra={"EPOCH_SECONDS": "0.3"})
+    _wait_for(lambda: len(steps(pytester.path, "b")) >= 3)
+    os.killpg(process.pid, sig)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert re.search(
+        r"interrupted: test_train\.py::train\[b\]; the next run resumes it from its checkpoint \(save #\d+ at ", output
+    ), output
+    if "no:xdist" in mode:
+        # The traceback ends where the signal landed: in the experiment, not in the plugin.
+        assert re.search(r"test_train\.py:\d+: KeyboardInterrupt", output), output
+        assert "pytest_memento" not in output.split("KeyboardInterrupt", 1)[1].split("memento ---", 1)[0]
+
+
+CLASSIFIERS = """
+import pytest_memento as memento
+from sklearn.naive_bayes import GaussianNB
+from sklearn.tree import DecisionTreeClassifier
+
+@memento.matrix(parameters={"classifier": [GaussianNB, DecisionTreeClassifier], "seed": [0, 1]})
+def classify(config):
+    return {"seed": config.seed}
+
+@memento.matrix(parameters={"x": [1, 2]})
+def old(config):
+    return {"x": config.x}
+"""
+
+
+def test_where_accepts_the_short_names_ids_show_and_says_when_it_cannot(pytester: pytest.Pytester, run_plain) -> None:
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_cls=CLASSIFIERS)
+    assert run_plain().ret == 0
+    short = memento_cli(pytester.path, "list", "--where", "classifier=GaussianNB")
+    assert short.returncode == 0, short.stderr
+    assert "2 result(s)" in short.stdout
+    assert "classify[GaussianNB-0]" in short.stdout
+    typo = memento_cli(pytester.path, "list", "--where", "clasifier=GaussianNB")
+    assert typo.returncode == 2
+    assert "no stored configuration has a parameter 'clasifier'" in typo.stderr
+    assert "did you mean 'classifier'?" in typo.stderr
+    nothing = memento_cli(pytester.path, "list", "--where", "classifier=SVC")
+    assert nothing.returncode == 0
+    assert "0 result(s)" in nothing.stdout
+    assert "--where classifier=SVC matches nothing" in nothing.stderr
+
+
+def test_results_of_deleted_experiments_are_marked_and_gc_forgets_them(pytester: pytest.Pytester, run_plain) -> None:
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_cls=CLASSIFIERS)
+    assert run_plain().ret == 0
+    pytester.makepyfile(test_cls=CLASSIFIERS.split('@memento.matrix(parameters={"x"')[0])
+    listing = memento_cli(pytester.path, "list")
+    old_lines = [line for line in listing.stdout.splitlines() if "::old[" in line]
+    assert len(old_lines) == 2
+    assert all("  deleted  " in line for line in old_lines)
+    assert all("  deleted  " not in line for line in listing.stdout.splitlines() if "::classify[" in line)
+    exported = memento_cli(pytester.path, "export", "--format", "csv", "-")
+    rows = [line for line in exported.stdout.splitlines() if "::old" in line]
+    assert len(rows) == 2
+    assert all(",deleted," in row for row in rows)
+    gc = memento_cli(pytester.path, "gc", "--deleted")
+    assert gc.returncode == 0, gc.stderr
+    assert "forgot 2 result(s) of deleted experiments" in gc.stdout
+    assert "4 result(s)" in memento_cli(pytester.path, "list").stdout
+
+
+def _project(base: Path) -> Path:
+    project = base / "myexp"
+    (project / "experiments").mkdir(parents=True)
+    (project / "experiments" / "test_e.py").write_text(GRID)
+    return project
+
+
+def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:randomly", "-p", "no:cacheprovider", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_an_option_value_taken_for_a_test_path_stops_the_run(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project / "pytest.ini").write_text("[pytest]\ntestpaths = experiments\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    saved = _pytest(project, f"--memento-save-baseline={other / 'b.json'}")
+    assert saved.returncode == 0, saved.stdout
+    misread = _pytest(project, "--memento-baseline", str(other / "b.json"))
+    assert misread.returncode == pytest.ExitCode.USAGE_ERROR, misread.stdout
+    assert f"pytest did not read {project / 'pytest.ini'}" in misread.stderr
+    assert f"'--memento-baseline {other / 'b.json'}' for a test path" in misread.stderr
+    assert "write option values with '='" in misread.stderr
+    assert not (tmp_path / ".memento").exists()  # nothing ran, no second store
+    fixed = _pytest(project, f"--memento-baseline={other / 'b.json'}")
+    assert "4 cached" in fixed.stdout, fixed.stdout
+
+
+def test_without_an_ini_keys_survive_where_pytest_is_run_from(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    first = _pytest(project)
+    assert "4 passed" in first.stdout, first.stdout
+    for cwd, args in ((project / "experiments", ()), (tmp_path, ("myexp/experiments",)), (tmp_path, ("myexp",))):
+        again = _pytest(cwd, *args)
+        assert "4 cached" in again.stdout, (cwd, args, again.stdout)
+    stores = sorted(str(p.parent.relative_to(tmp_path)) for p in tmp_path.rglob("CACHEDIR.TAG"))
+    assert stores == ["myexp/.memento"]
