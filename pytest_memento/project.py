@@ -17,8 +17,8 @@ from __future__ import annotations
 import ast
 import configparser
 import sys
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
