@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .hashing import as_float
 from .outcome import Outcome
 from .records import Record, record_from_outcome, value_text
 
@@ -282,7 +283,7 @@ def group_records(records: Iterable[Record], over: Sequence[str] | None = None) 
         metrics = list(dict.fromkeys(name for r in finished for name in r.metrics))
         stats = {}
         for metric in metrics:
-            found = summarize(float(r.metrics[metric]) for r in finished if metric in r.metrics)
+            found = summarize(as_float(r.metrics[metric]) for r in finished if metric in r.metrics)
             if found is not None:
                 stats[metric] = found
         goals = next((r.goals for r in members if r.goals), {})

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import atomic_write
-from .hashing import jsonable
+from .hashing import as_float, jsonable
 from .outcome import BaselineVerdict, Outcome
 
 __all__ = [
@@ -84,10 +84,24 @@ class Comparison:
     tolerance: float
     goal: str | None
 
+    # NaN and infinities (also for --memento-verify, which compares without goals):
+    # - NaN equals only NaN, and an infinity only itself: "same", never worse;
+    # - a metric that became NaN is worse; one that was NaN and is now a
+    #   number is better with a goal and a change (so worse) without one;
+    # - infinities otherwise compare as numbers (+inf is the best "max").
+
+    @property
+    def same(self) -> bool:
+        return self.current == self.baseline or (math.isnan(self.current) and math.isnan(self.baseline))
+
     @property
     def worse(self) -> bool:
-        if math.isnan(self.current) and not math.isnan(self.baseline):
+        if self.same:
+            return False
+        if math.isnan(self.current):
             return True
+        if math.isnan(self.baseline):
+            return self.goal is None
         if self.goal == "max":
             return self.current < self.baseline - self.tolerance
         if self.goal == "min":
@@ -96,6 +110,10 @@ class Comparison:
 
     @property
     def better(self) -> bool:
+        if self.same or math.isnan(self.current):
+            return False
+        if math.isnan(self.baseline):
+            return self.goal is not None
         if self.goal == "max":
             return self.current > self.baseline + self.tolerance
         if self.goal == "min":
@@ -128,8 +146,8 @@ def compare(
         results.append(
             Comparison(
                 metric,
-                float(baseline),
-                float(value),
+                as_float(baseline),
+                as_float(value),
                 tolerance_for(metric, tolerance, override),
                 (goals or {}).get(metric),
             )

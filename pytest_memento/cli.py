@@ -28,7 +28,7 @@ from typing import Any
 from . import __version__
 from .aggregate import SPREADS, group_records
 from .checkpoint import iter_checkpoints
-from .compaction import compact
+from .compaction import SAFE_AGE, compact
 from .files import atomic_write
 from .html_report import write_report
 from .paper import FORMATS as PAPER_FORMATS
@@ -68,16 +68,30 @@ def find_store(explicit: str | None, *, create: bool = False) -> Path:
 
 
 def _problems(messages: list[str]) -> None:
-    for message in messages:
+    """Print what reading the store met (damaged, foreign or unreadable
+    files); ``main`` then exits with status 1."""
+    for message in dict.fromkeys(messages):
         print(f"memento: warning: {message}", file=sys.stderr)
 
 
 def _open(args: argparse.Namespace) -> tuple[ResultStore, list[str]]:
-    """The store, with the secret resolved exactly as the plugin resolves it."""
+    """The store, with the secret resolved exactly as the plugin resolves it
+    (environment, then the ini file pytest would read from here)."""
     problems: list[str] = []
     root = find_store(args.dir)
     signer = resolve_secret(_sources(args.dir))
+    args.store_problems = problems  # main() exits 1 when the store had problems
     return ResultStore(root, on_problem=problems.append, signer=signer), problems
+
+
+def _refused_note(store: ResultStore) -> None:
+    refused = store.scan().refused
+    if refused:
+        print(
+            f"memento: note: {sum(map(len, refused.values()))} record(s) of {len(refused)} key(s) are not signed "
+            "with this store's secret; they are ignored (never shown, exported or unpickled)",
+            file=sys.stderr,
+        )
 
 
 def _conditions(pairs: list[str] | None) -> dict[str, str]:
@@ -106,7 +120,11 @@ def _selected(
     conditions = _conditions(where)
     chosen = []
     for entry in store.iter_entries():
-        meta = store.meta(entry)
+        try:
+            meta = store.meta(entry)
+        except LookupError as exc:  # e.g. its segment became unreadable since it was indexed
+            store.on_problem(str(exc))
+            continue
         name = str(meta.get("experiment", ""))
         if experiment is not None and experiment not in name:
             continue
@@ -155,6 +173,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 f"{entry.key[:12]}  {label}  {status}  {_age(now - entry.time)}  {entry.duration:.2f}s  {_format_metrics(dict(entry.metrics))}"
             )
         print(f"{len(chosen)} result(s) in {store.root}")
+    _refused_note(store)
     _problems(problems)
     return 0
 
@@ -166,16 +185,23 @@ def _one(store: ResultStore, prefix: str) -> Entry:
     if len(keys) > 1:
         raise CliError(f"{prefix!r} matches {len(keys)} keys; give more characters")
     entry = store.get(keys[0])
-    assert entry is not None
+    if entry is None:  # its payload is missing or damaged
+        problem = store.problem_of(keys[0]) or "it cannot be used"
+        raise CliError(f"the stored result {keys[0][:16]} is unusable: {problem}")
     return entry
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     store, problems = _open(args)
     entry = _one(store, args.key)
-    print(json.dumps(store.meta(entry), indent=1, sort_keys=True, default=str))
+    try:
+        meta = store.meta(entry)
+    except LookupError as exc:
+        raise CliError(str(exc)) from None
+    print(json.dumps(meta, indent=1, sort_keys=True, default=str))
     if args.result:
         # Unpickling runs code from the store: only for stores you trust.
+        # With a secret, load_result refuses anything the secret did not sign.
         try:
             print(repr(store.load_result(entry)))
         except LookupError as exc:
@@ -196,6 +222,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         path = Path(target)
         write_export(path, rows)
         print(f"wrote {len(rows)} row(s) to {path}", file=sys.stderr)
+    _refused_note(store)
     _problems(problems)
     return 0
 
@@ -205,11 +232,15 @@ def cmd_clear(args: argparse.Namespace) -> int:
     if args.experiment is None and not args.where and not args.stale:
         if not args.yes:
             raise CliError(f"this removes every result in {store.root}; add --yes")
-        print(f"removed {store.clear()} result(s)")
+        # del records naming what was seen (a write that fails raises: nothing
+        # is reported removed), then the space of finished segments back.
+        count = store.clear()
+        store.close()
+        compact(store, older_than=SAFE_AGE)
+        print(f"removed {count} result(s)")
     else:
         chosen = _selected(store, args.experiment, args.where, args.stale)
-        for entry, _ in chosen:
-            store.remove(entry.key)
+        store.remove_many(entry.key for entry, _ in chosen)
         store.close()
         print(f"removed {len(chosen)} result(s)")
     _problems(problems)
@@ -268,10 +299,13 @@ def cmd_gc(args: argparse.Namespace) -> int:
                 store.remove(entry.key)
         store.close()
     removed = compact(store, older_than=args.older_than, dry_run=args.dry_run)
-    cutoff = time.time() - args.older_than
+    now = time.time()
     for info in iter_checkpoints(store.root):
-        # Orphans: their configuration has a result now, or nothing saved them for long.
-        if store.get(info.key) is not None or info.saved < cutoff:
+        # Orphans: their configuration has a result now, or nothing saved them
+        # for long (by the file's time; never one saved in the last SAFE_AGE).
+        if info.modified >= now - SAFE_AGE:
+            continue
+        if store.get(info.key) is not None or info.modified < now - args.older_than:
             removed.append(info.path)
             if not args.dry_run:
                 info.path.unlink(missing_ok=True)
@@ -473,6 +507,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"memento: error: {exc}\n")
     except BrokenPipeError:  # `memento list | head`
         return 0
+    except OSError as exc:  # a read-only store, a full disk: one line, nothing claimed
+        where = exc.filename or getattr(args, "dir", None) or "the store"
+        parser.exit(1, f"memento: error: {where}: {exc.strerror or exc}; nothing was changed by the failed write\n")
+    except LookupError as exc:
+        parser.exit(1, f"memento: error: {exc}\n")
+    if code == 0 and getattr(args, "store_problems", None):
+        return 1
     return code
 
 

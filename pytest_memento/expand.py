@@ -121,6 +121,8 @@ class _Expander:
 
     def __init__(self, experiment: str) -> None:
         self.experiment = experiment
+        #: Configurations the specs expanded so far give (the limit is per experiment).
+        self.planned = 0
 
     def error(self, where: str, message: str) -> MatrixError:
         return MatrixError(f"{self.experiment}: {where}: {message}")
@@ -258,6 +260,11 @@ class _Expander:
         size = math.prod(len(entries) for _, entries in axes)
         if size > MAX_GRID:
             raise self.error(f"{prefix}parameters", f"the grid has {size} configurations, more than {MAX_GRID}")
+        self.planned += size
+        if self.planned > MAX_GRID:
+            raise self.error(
+                "matrix", f"the stacked matrices give {self.planned} configurations, more than {MAX_GRID}"
+            )
         problem = check_goals(spec.goals, spec.tolerance)
         if problem:
             raise self.error(f"{prefix}goals/tolerance", problem)

@@ -254,13 +254,34 @@ def node_key(nodeid: str) -> str:
     return hashlib.sha256(f"pytest-memento/node/1\0{nodeid}".encode()).hexdigest()
 
 
+def as_float(value: int | float) -> float:
+    """``value`` as a float; an integer beyond float range (``10**400``)
+    becomes an infinity of its sign instead of raising ``OverflowError``."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _utf8_safe(text: str) -> str:
+    """``text``, with lone surrogates (``"\\udc80"``, which UTF-8 cannot
+    encode and xdist cannot send) written as their escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def jsonable(value: Any, *, _depth: int = 0) -> Any:
     """A JSON-safe, human-readable rendering of ``value``.
 
     Used for everything that leaves a worker or lands in metadata: numpy
     scalars, enums and paths otherwise break xdist's serialisation.
     """
-    if value is None or type(value) in (str, int, bool):
+    if type(value) is str:
+        return value if value.isascii() else _utf8_safe(value)
+    if value is None or type(value) in (int, bool):
         return value
     if type(value) is float:
         return value if math.isfinite(value) else repr(value)
@@ -275,7 +296,7 @@ def jsonable(value: Any, *, _depth: int = 0) -> Any:
     if isinstance(value, float):
         return jsonable(float(value))
     if isinstance(value, str):
-        return str(value)
+        return _utf8_safe(str(value))
     if isinstance(value, Mapping):
         return {str(jsonable(k, _depth=_depth + 1)): jsonable(v, _depth=_depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -8,8 +8,14 @@
   frozen out of later collections (``gc.freeze``): the items live for the
   whole session anyway, and rescanning them made collection super-linear in
   the grid size. Unfrozen at the end.
-- The store is flushed at session end (problems become warnings) and closed
-  when pytest unconfigures.
+- The store is flushed at session end and closed when pytest unconfigures.
+  Results that could not be written are counted (``store.failures``); an
+  xdist worker hands them to the controller in ``workeroutput``.
+
+Installed but idle: none of this happens (no handler, no frozen GC, no store
+directory) until the run turns out to use pytest-memento: a collected
+``@memento.matrix`` item, a ``checkpoint`` fixture, or (on an xdist
+controller, which collects nothing) the first report a matrix item sends.
 """
 
 from __future__ import annotations
@@ -23,9 +29,51 @@ from typing import Any
 
 import pytest
 
-from .state import GUARDS_KEY, SESSION_KEY, Guards
+from .state import GUARDS_KEY, ITEM_KEY, SESSION_KEY, Guards
+from .store import StoreError
 
-__all__ = ["close_store", "flush_store", "quiet_gc", "restore", "stop_cleanly_on_sigterm"]
+__all__ = [
+    "activate",
+    "activate_if_used",
+    "close_store",
+    "flush_store",
+    "is_active",
+    "quiet_gc",
+    "restore",
+    "stop_cleanly_on_sigterm",
+]
+
+#: Whether this run uses pytest-memento (set once, by :func:`activate`).
+ACTIVE_KEY = pytest.StashKey[bool]()
+
+
+def is_active(config: pytest.Config) -> bool:
+    return config.stash.get(ACTIVE_KEY, False)
+
+
+def activate(config: pytest.Config, *, create: bool = True) -> None:
+    """The run uses pytest-memento: create the store directory (a usage
+    error when it cannot be made) and stop cleanly on SIGTERM."""
+    if is_active(config):
+        return
+    config.stash[ACTIVE_KEY] = True
+    stop_cleanly_on_sigterm(config)
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None and create:
+        try:
+            session.store.create()
+        except StoreError as exc:
+            raise pytest.UsageError(f"pytest-memento: {exc}") from None
+
+
+def activate_if_used(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """After collection: activate when an item is a matrix configuration or
+    asks for ``checkpoint``."""
+    for item in items:
+        state = item.stash.get(ITEM_KEY, None)
+        if (state is not None and state.case is not None) or "checkpoint" in getattr(item, "fixturenames", ()):
+            activate(config)
+            return
 
 
 def _guards(config: pytest.Config) -> Guards:
@@ -57,18 +105,22 @@ def quiet_gc(config: pytest.Config) -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-        gc.freeze()
-        _guards(config).gc_frozen = True
+        if is_active(config):
+            gc.freeze()
+            _guards(config).gc_frozen = True
 
 
 def flush_store(config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
     if session is None:
         return
-    try:
+    with contextlib.suppress(OSError):  # counted in store.failures, reported on the controller
         session.store.flush()
-    except OSError as exc:
-        session.log.problems.append(f"could not write buffered results to {session.store.root}: {exc}")
+    workeroutput = getattr(config, "workeroutput", None)
+    if isinstance(workeroutput, dict):
+        workeroutput["memento_active"] = is_active(config)
+        if session.store.failures:
+            workeroutput["memento_store_failures"] = session.store.failures.to_json()
 
 
 def close_store(config: pytest.Config) -> None:

@@ -144,12 +144,13 @@ def pytest_configure(config: pytest.Config) -> None:
         worker=workerinput.get("workerid", "main"),
         json_report=bool(getattr(config.option, "json_report", False)),
     )
-    config.pluginmanager.register(summary.ReportObserver(session), "memento-observer")
-    lifecycle.stop_cleanly_on_sigterm(config)
+    config.pluginmanager.register(summary.ReportObserver(session, config), "memento-observer")
+    # Installed but idle: the SIGTERM handler and the store wait until the
+    # run turns out to use pytest-memento (lifecycle.activate).
     if config.pluginmanager.hasplugin("xdist"):
         from .xdist import XdistGlue
 
-        config.pluginmanager.register(XdistGlue(session), "memento-xdist")
+        config.pluginmanager.register(XdistGlue(session, config), "memento-xdist")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -187,6 +188,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     collect.forget_expansions(session.config)
+    lifecycle.activate_if_used(session.config, session.items)
 
 
 @pytest.fixture(name="config")
@@ -208,6 +210,7 @@ def checkpoint(request: pytest.FixtureRequest) -> Checkpoint:
     and its result is stored, the checkpoint is removed. Outside a matrix it
     is keyed by the test's node id.
     """
+    lifecycle.activate(request.config)
     return items.checkpoint_for(request.node)
 
 

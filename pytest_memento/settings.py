@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .baseline import Baseline, BaselineError
+from .layout import check_store_dir
 from .notify import EmailSettings
 from .shard import ShardError, parse_shard
 from .signing import DEFAULT_SECRET_ENV, Signer
@@ -140,11 +141,13 @@ def parse_bool(value: str | bool, where: str) -> bool:
 # -- one resolver per value -----------------------------------------------
 
 
-def resolve_store_dir(sources: Sources, *, create: bool = True) -> Path:
+def resolve_store_dir(sources: Sources, *, create: bool = True, check: bool = False) -> Path:
     """``--memento-dir`` (relative to where the command was run), then
     ``MEMENTO_DIR`` (likewise), then ini ``memento_dir`` (relative to
     rootdir), then ``<rootdir>/.memento``. With ``create``, the directory
-    is made (with its ``CACHEDIR.TAG``) or the error names the source."""
+    is made (with its ``CACHEDIR.TAG``) or the error names the source; with
+    ``check``, nothing is made but the same errors are raised when it could
+    not be (the plugin creates it when a run first needs it)."""
     cli = sources.option("memento_dir")
     if cli is not None:
         if not str(cli).strip():
@@ -157,9 +160,9 @@ def resolve_store_dir(sources: Sources, *, create: bool = True) -> Path:
     else:
         where, path = "default store", sources.rootdir / ".memento"
     path = Path(os.path.normpath(path))
-    if create:
+    if create or check:
         try:
-            ensure_store_dir(path)
+            (ensure_store_dir if create else check_store_dir)(path)
         except StoreError as exc:
             raise SettingsError(f"{where}: {exc}") from None
     return path
@@ -290,7 +293,7 @@ def resolve(sources: Sources) -> Settings:
     if rerun and cached_only:
         raise SettingsError("--memento-rerun and --memento-cached-only contradict each other; give one")
     return Settings(
-        store_dir=resolve_store_dir(sources),
+        store_dir=resolve_store_dir(sources, create=False, check=True),
         rerun=rerun,
         cached_only=cached_only,
         keep_stale=_keep_stale(sources),

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from . import lifecycle
 from .aggregate import group_outcomes
 from .baseline import write_baseline
 from .files import atomic_write
@@ -43,30 +44,57 @@ def _error_line(report: pytest.TestReport) -> str:
 class ReportObserver:
     """Keeps the run log from reports (on the xdist controller too)."""
 
-    def __init__(self, session: MementoSession) -> None:
+    def __init__(self, session: MementoSession, config: pytest.Config | None = None) -> None:
         self.session = session
+        self.config = config
+        #: Crashed items reported before it was known that the run uses
+        #: pytest-memento (a project without experiments gets no section).
+        self.crashes: list[Outcome] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "memento", None)
         log = self.session.log
+        if data is not None and self.config is not None and not lifecycle.is_active(self.config):
+            lifecycle.activate(self.config, create=False)  # an xdist controller: a worker ran a matrix item
         if data is None:
             if report.when == "teardown" and report.failed:
                 log.mark(report.nodeid, Status.ERROR)
             elif report.failed and report.when not in ("setup", "call", "teardown"):
                 # xdist's report for an item whose worker died.
-                log.record(Outcome(report.nodeid, Status.CRASHED, "worker died", error=_error_line(report)))
+                self.crashes.append(Outcome(report.nodeid, Status.CRASHED, "worker died", error=_error_line(report)))
+                self.record_crashes()
             return
+        self.record_crashes()
         outcome = Outcome.from_json(data)
         if report.failed:
             outcome = outcome.replace(error=_error_line(report))
         log.record(outcome)
 
+    def record_crashes(self) -> None:
+        """Crashed items count once the run is known to use pytest-memento."""
+        if self.crashes and (self.config is None or lifecycle.is_active(self.config)):
+            for outcome in self.crashes:
+                self.session.log.record(outcome)
+            self.crashes = []
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # After the store was flushed (plugin.py, tryfirst) and every worker
+        # said what it could not store: a lost result fails the run.
+        if hasattr(session.config, "workerinput"):
+            return
+        if self.session.store.failures and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 def terminal_summary(reporter: pytest.TerminalReporter, session: MementoSession) -> None:
     log = session.log
-    if (not log.outcomes and not log.problems) or reporter.verbosity < -1:
+    failures = session.store.failures
+    if (not log.outcomes and not log.problems and not failures) or reporter.verbosity < -1:
         return
     reporter.write_sep("-", "memento")
+    if failures:
+        reporter.write_line(f"error: {failures.describe(session.describe_store())}", red=True)
     settings = session.settings.report
     if settings.table != "off" and log.outcomes:
         hint = f"see {settings.exports[0]}" if settings.exports else "write them all with --memento-export results.csv"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import atomic_write
-from .hashing import jsonable
+from .hashing import as_float, jsonable
 from .outcome import Outcome
 from .records import value_labels, value_text
 from .segments import Entry
@@ -223,8 +223,21 @@ def rows_from_run(outcomes: Iterable[Outcome]) -> list[Row]:
 
 
 def _short(value: Any, limit: int = 24) -> str:
-    text = f"{value:.4g}" if isinstance(value, float) else str(_cell(value))
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    text = _number_text(value) if number else str(_cell(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+def _number_text(value: int | float) -> str:
+    """A number in at most a few digits: ``0.9667``, ``1.000e+400`` (an int
+    beyond float range, or beyond what ``str`` converts, never raises)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if -(10**15) < value < 10**15:
+        return str(value)
+    exponent = int(math.log10(abs(value)))
+    lead = abs(value) // 10 ** (exponent - 3)
+    return f"{'-' if value < 0 else ''}{lead / 1000:.3f}e+{exponent}"
+
+
 
 
 def _aligned(header: list[str], cells: list[list[str]], width: int) -> tuple[list[str], int]:
@@ -239,7 +252,7 @@ def _aligned(header: list[str], cells: list[list[str]], width: int) -> tuple[lis
 
 def _best(outcomes: list[Outcome], metric: str, goal: str | None) -> tuple[float, float, float, str] | None:
     values = [(o.metrics[metric], o.test_id) for o in outcomes if isinstance(o.metrics.get(metric), (int, float))]
-    values = [(float(v), i) for v, i in values if not (isinstance(v, float) and math.isnan(v))]
+    values = [(as_float(v), i) for v, i in values if not (isinstance(v, float) and math.isnan(v))]
     if not values:
         return None
     # Ties go to the configuration listed first (ids sort the table).

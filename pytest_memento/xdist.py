@@ -15,21 +15,40 @@ from typing import Any
 
 import pytest
 
+from . import lifecycle
 from .checkpoint import iter_checkpoints
 from .session import MementoSession
 
 
 class XdistGlue:
-    def __init__(self, session: MementoSession) -> None:
+    def __init__(self, session: MementoSession, config: pytest.Config | None = None) -> None:
         self.session = session
+        self.config = config
         self.retries = session.settings.retries
         self.attempts: dict[str, int] = {}
+
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """A worker finished: what it could not store counts on the
+        controller (a full disk must not end in "all passed"), and whether
+        its collection used pytest-memento."""
+        output = getattr(node, "workeroutput", None)
+        if not isinstance(output, dict):
+            return
+        self.session.store.failures.merge(output.get("memento_store_failures"))
+        if output.get("memento_active") and self.config is not None:
+            lifecycle.activate(self.config, create=False)
+            observer = self.config.pluginmanager.get_plugin("memento-observer")
+            if observer is not None:
+                observer.record_crashes()
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["memento_dir"] = str(self.session.settings.store_dir)
 
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         note = self._resume_note(crashitem)
+        idle = self.config is not None and not lifecycle.is_active(self.config)
+        if idle and not self.retries and "checkpoint (" not in note:
+            return  # a project without experiments: xdist's report as it is
         attempt = self.attempts.get(crashitem, 0) + 1
         self.attempts[crashitem] = attempt
         if attempt <= self.retries and hasattr(sched, "mark_test_pending"):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -128,8 +130,9 @@ def test_gc_compacts_without_losing_results(project: Path, run_plain) -> None:
         "test_grid.py::alpha" in r["fingerprint_parts"] or "test_grid.py::beta" in r["fingerprint_parts"]
         for r in records
     )
-    young = memento_cli(project, "gc")
-    assert "removed 0 file(s)" in young.stdout
+    # Finished (sealed) segments are merged whatever their age; then nothing is left to do.
+    assert "5 result(s) kept" in memento_cli(project, "gc").stdout
+    assert "removed 0 file(s)" in memento_cli(project, "gc").stdout
 
 
 def test_where_stale_and_gc_of_stale_results_and_orphaned_checkpoints(project: Path, run_plain) -> None:
@@ -153,7 +156,11 @@ def test_where_stale_and_gc_of_stale_results_and_orphaned_checkpoints(project: P
     from pytest_memento.checkpoint import Checkpoint, checkpoint_path
 
     key = json.loads(memento_cli(project, "list", "--json", "--experiment", "beta").stdout)[0]["key"]
-    Checkpoint(checkpoint_path(project / ".memento", key), key=key).save({"step": 1})
+    path = checkpoint_path(project / ".memento", key)
+    Checkpoint(path, key=key).save({"step": 1})
+    assert key not in memento_cli(project, "gc", "--older-than", "0").stdout  # saved moments ago: kept
+    an_hour_ago = time.time() - 3600
+    os.utime(path, (an_hour_ago, an_hour_ago))
     done = memento_cli(project, "gc", "--stale", "--older-than", "0")
     assert "forgot 3 stale result(s)" in done.stdout
     assert key in done.stdout  # the checkpoint file was removed

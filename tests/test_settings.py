@@ -34,7 +34,7 @@ def sources(
 def test_defaults(tmp_path: Path) -> None:
     settings = resolve(sources(tmp_path))
     assert settings == Settings(store_dir=tmp_path / "root" / ".memento")
-    assert (tmp_path / "root" / ".memento" / "CACHEDIR.TAG").is_file()
+    assert not (tmp_path / "root" / ".memento").exists()  # made when a run first needs it
 
 
 def test_store_dir_precedence(tmp_path: Path) -> None:
