@@ -303,6 +303,10 @@ def store_if_passed(item: pytest.Item) -> None:
         extra["goals"] = dict(case.goals)
     if checkpoint is not None and checkpoint.resumed_from is not None:
         extra["resumed"] = checkpoint.resumed_from.describe()
+    # The worker's share of the machine (see workers.py); None without xdist or when off.
+    workerinput: dict[str, Any] = getattr(item.config, "workerinput", {})
+    extra["threads"] = workerinput.get("memento_threads")
+    extra["gpu"] = workerinput.get("memento_gpu")
     record = build_record(
         case=case,
         config=_config_json(state, case),
