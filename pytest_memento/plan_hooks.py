@@ -40,8 +40,14 @@ def turn_off_workers(config: pytest.Config) -> None:
 
 
 def register(config: pytest.Config) -> None:
-    if getattr(config.option, "memento_plan", False) and not hasattr(config, "workerinput"):
-        config.pluginmanager.register(PlanGlue(config), "memento-plan")
+    if not getattr(config.option, "memento_plan", False) or hasattr(config, "workerinput"):
+        return
+    report = config.stash[SESSION_KEY].settings.report
+    if report.exports or report.save_baseline is not None:
+        # They would be written from a run that ran nothing, replacing what they held.
+        given = "--memento-export" if report.exports else "--memento-save-baseline"
+        raise pytest.UsageError(f"pytest-memento: --memento-plan runs nothing, so it cannot go with {given}")
+    config.pluginmanager.register(PlanGlue(config), "memento-plan")
 
 
 class PlanGlue:

@@ -153,3 +153,13 @@ def test_plan_without_a_store_says_unknown(pytester: pytest.Pytester) -> None:
         ]
     )
     assert _ran(pytester.path) == []
+
+
+def test_plan_refuses_outputs_it_would_overwrite(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_exp=EXPERIMENTS)
+    (pytester.path / "results.csv").write_text("kept\n")
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "--memento-plan", "--memento-export", "results.csv")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--memento-plan runs nothing, so it cannot go with --memento-export"])
+    assert (pytester.path / "results.csv").read_text() == "kept\n"
