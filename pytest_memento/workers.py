@@ -187,6 +187,9 @@ def list_gpus(setting: GpuSetting, env: Mapping[str, str], smi: Callable[[], str
         devices: list[str] | None = list(setting)
     elif "CUDA_VISIBLE_DEVICES" in env:
         devices = [part.strip() for part in env["CUDA_VISIBLE_DEVICES"].split(",") if part.strip()]
+        # CUDA stops at the first invalid entry: "-1" (a common way to hide every GPU) and what follows it.
+        negative = [i for i, device in enumerate(devices) if device.startswith("-")]
+        devices = devices[: negative[0]] if negative else devices
         if not devices:
             return []
     else:

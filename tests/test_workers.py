@@ -103,6 +103,8 @@ def test_list_gpus_order_of_sources() -> None:
     ]
     assert visible[0].uuid == "GPU-9f8e7d6c-0000-1111-2222-333344445555"
     assert list_gpus("auto", {"CUDA_VISIBLE_DEVICES": ""}, smi) == []  # set empty: no GPU at all
+    assert list_gpus("auto", {"CUDA_VISIBLE_DEVICES": "-1"}, smi) == []  # hidden, as CUDA reads it
+    assert [g.device for g in list_gpus("auto", {"CUDA_VISIBLE_DEVICES": "1,-1,0"}, smi)] == ["1"]
     assert [g.device for g in list_gpus(("3", "5"), {"CUDA_VISIBLE_DEVICES": "0"}, lambda: "")] == ["3", "5"]
     assert list_gpus("off", {"CUDA_VISIBLE_DEVICES": "0,1"}, smi) == []
     assert list_gpus("auto", {}, lambda: "") == []  # no nvidia-smi
