@@ -12,8 +12,19 @@ A baseline file::
      }
     }
 
+Replicated experiments also get their replicate groups, which the CI gate
+(:mod:`.gate`) compares instead of single configurations::
+
+     "groups": {
+      "experiments/test_x.py::train": {
+       "<group id: the shared config as canonical JSON>": {
+        "label": "model=SVC", "replicates": ["seed"],
+        "metrics": {"accuracy": {"n": 3, "mean": 0.95, "std": 0.01}}}}}
+
 Configurations are matched by the experiment and config (not the version,
-not the code), so a baseline survives refactoring. Pure: no pytest.
+not the code), so a baseline survives refactoring. Writing a baseline
+replaces the experiments of the run and keeps every other experiment of the
+file. Pure: no pytest.
 """
 
 from __future__ import annotations
@@ -174,9 +185,21 @@ def _is_number(value: Any) -> bool:
 class Baseline:
     """A loaded baseline file."""
 
-    def __init__(self, experiments: Mapping[str, Mapping[str, Mapping[str, Any]]], path: Path | None = None) -> None:
+    def __init__(
+        self,
+        experiments: Mapping[str, Mapping[str, Mapping[str, Any]]],
+        path: Path | None = None,
+        groups: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    ) -> None:
         self.experiments = experiments
         self.path = path
+        #: experiment -> group id -> {"label", "replicates", "metrics": {metric: {"n", "mean", "std"}}}
+        self.group_entries = groups or {}
+
+    def groups(self, experiment: str) -> Mapping[str, Mapping[str, Any]] | None:
+        """The replicate groups of ``experiment``, or None when the baseline
+        compares it per configuration."""
+        return self.group_entries.get(experiment)
 
     @classmethod
     def load(cls, path: Path) -> Baseline:
@@ -205,7 +228,24 @@ class Baseline:
                         where = f"{experiment}[{entry.get('id', config_hash[:12])}]"
                         raise BaselineError(f"{path}: {where}: metric {metric!r} is {value!r}, not a number")
                     entry["metrics"][metric] = number
-        return cls(experiments, path)
+        groups = data.get("groups", {})
+        if not isinstance(groups, dict) or not all(
+            isinstance(entries, dict)
+            and all(isinstance(e, dict) and isinstance(e.get("metrics"), dict) for e in entries.values())
+            for entries in groups.values()
+        ):
+            raise BaselineError(f'{path}: "groups" must map experiment -> group -> {{"metrics": {{...}}}}')
+        for experiment, entries in groups.items():
+            for entry in entries.values():
+                for metric, stats in entry["metrics"].items():
+                    mean = _baseline_number(stats.get("mean")) if isinstance(stats, dict) else None
+                    if mean is None:
+                        where = f"{experiment}[{entry.get('label', '?')}]"
+                        raise BaselineError(
+                            f"{path}: group {where}: metric {metric!r} needs a numeric mean, got {stats!r}"
+                        )
+                    stats["mean"] = mean
+        return cls(experiments, path, groups)
 
     def metrics(self, experiment: str, config_hash: str) -> Mapping[str, Any] | None:
         entry = self.experiments.get(experiment, {}).get(config_hash)
@@ -253,10 +293,15 @@ def not_reproduced(
     return lines
 
 
-def write_baseline(path: Path, outcomes: Iterable[Outcome]) -> int:
-    """Write the metrics of ``outcomes`` as a stable, sorted, diffable
-    baseline; returns the number of configurations written."""
+def write_baseline(path: Path, outcomes: Iterable[Outcome], groups: Iterable[Any] = ()) -> int:
+    """Write the metrics of ``outcomes`` (and the statistics of their
+    replicate ``groups``, :class:`~.aggregate.Group`) as a stable, sorted,
+    diffable baseline. The experiments of ``outcomes`` are replaced; every
+    other experiment already in the file is kept. Returns the number of
+    configurations written for this run's experiments."""
+    outcomes = list(outcomes)
     experiments: dict[str, dict[str, Any]] = {}
+    ran = {outcome.experiment for outcome in outcomes if outcome.experiment}
     for outcome in outcomes:
         if not outcome.metrics or not outcome.config_hash:
             continue
@@ -265,7 +310,43 @@ def write_baseline(path: Path, outcomes: Iterable[Outcome]) -> int:
             "config": dict(outcome.config),
             "metrics": {name: jsonable(value) for name, value in outcome.metrics.items()},
         }
-    document = {"format": FORMAT, "experiments": experiments}
+    written = sum(len(configs) for configs in experiments.values())
+    group_entries: dict[str, dict[str, Any]] = {}
+    for group in groups:
+        if not group.replicates or not group.stats:
+            continue
+        group_entries.setdefault(group.experiment, {})[group.id] = {
+            "label": group.label(),
+            "replicates": list(group.replicates),
+            "metrics": {
+                name: {"n": stats.n, "mean": jsonable(stats.mean), "std": jsonable(stats.std)}
+                for name, stats in group.stats.items()
+            },
+        }
+    kept_groups: Mapping[str, Any] = {}
+    if path.exists():
+        try:
+            old = Baseline.load(path)
+        except BaselineError:
+            old = None  # a broken file is replaced, not merged
+        if old is not None:
+            experiments = {**{e: dict(c) for e, c in old.experiments.items() if e not in ran}, **experiments}
+            kept_groups = {e: dict(g) for e, g in old.group_entries.items() if e not in ran}
+    document: dict[str, Any] = {"format": FORMAT, "experiments": _finite(experiments)}
+    all_groups = {**kept_groups, **group_entries}
+    if all_groups:
+        document["groups"] = _finite(all_groups)
     text = json.dumps(document, indent=1, sort_keys=True, allow_nan=False) + "\n"
     atomic_write(path, text.encode())
-    return sum(len(configs) for configs in experiments.values())
+    return written
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with non-finite floats written as ``"nan"``, ``"inf"``, ``"-inf"``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

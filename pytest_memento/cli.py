@@ -17,6 +17,8 @@ Only ``show --result`` unpickles anything; listing and exporting read JSON.
 from __future__ import annotations
 
 import argparse
+import difflib
+import functools
 import json
 import os
 import sys
@@ -33,7 +35,7 @@ from .files import atomic_write
 from .html_report import write_report
 from .paper import FORMATS as PAPER_FORMATS
 from .paper import Layout, render_tables
-from .project import find_project
+from .project import experiment_exists, find_project
 from .records import Record, records_from_entries
 from .settings import SettingsError, Sources, resolve_secret, resolve_store_dir
 from .store import Entry, ResultStore
@@ -104,21 +106,59 @@ def _conditions(pairs: list[str] | None) -> dict[str, str]:
     return conditions
 
 
+def _value_matches(stored: Any, wanted: str) -> bool:
+    """``wanted`` as the user writes it: the stored text, or the short name
+    ids show (``GaussianNB`` for ``sklearn.naive_bayes.GaussianNB``, a file
+    name for a path)."""
+    text = _text(stored)
+    if text == wanted:
+        return True
+    return isinstance(stored, str) and (text.rsplit(".", 1)[-1] == wanted or text.rsplit("/", 1)[-1] == wanted)
+
+
 def _matches(config: Any, conditions: dict[str, str]) -> bool:
     if not isinstance(config, dict):
         return not conditions
-    return all(name in config and _text(config[name]) == value for name, value in conditions.items())
+    return all(name in config and _value_matches(config[name], value) for name, value in conditions.items())
+
+
+def _check_conditions(metas: list[dict[str, Any]], conditions: dict[str, str], matched: int) -> None:
+    """A condition on no parameter is an error; one that matches nothing says so."""
+    configs: list[dict[str, Any]] = [meta["config"] for meta in metas if isinstance(meta.get("config"), dict)]
+    known = sorted({name for config in configs for name in config})
+    for name, value in conditions.items():
+        if configs and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise CliError(
+                f"--where {name}={value}: no stored configuration has a parameter {name!r} (parameters: {', '.join(known)}){hint}"
+            )
+    if conditions and not matched:
+        for name, value in conditions.items():
+            values = sorted({_text(config[name]) for config in configs if name in config})[:10]
+            if not any(_value_matches(v, value) for config in configs if name in config for v in [config[name]]):
+                print(f"memento: --where {name}={value} matches nothing (values: {', '.join(values)})", file=sys.stderr)
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+@functools.cache
+def _experiment_exists(experiment: str) -> bool | None:
+    return experiment_exists(find_project(Path.cwd()).rootdir, experiment)
+
+
 def _selected(
-    store: ResultStore, experiment: str | None, where: list[str] | None = None, stale: bool = False
+    store: ResultStore,
+    experiment: str | None,
+    where: list[str] | None = None,
+    stale: bool = False,
+    deleted: bool = False,
 ) -> list[tuple[Entry, dict[str, Any]]]:
     conditions = _conditions(where)
     chosen = []
+    considered: list[dict[str, Any]] = []
     for entry in store.iter_entries():
         try:
             meta = store.meta(entry)
@@ -128,11 +168,15 @@ def _selected(
         name = str(meta.get("experiment", ""))
         if experiment is not None and experiment not in name:
             continue
+        considered.append(meta)
         if not _matches(meta.get("config"), conditions):
             continue
         if stale and not store.is_stale(entry, name):
             continue
+        if deleted and _experiment_exists(name) is not False:
+            continue
         chosen.append((entry, meta))
+    _check_conditions(considered, conditions, len(chosen))
     return chosen
 
 
@@ -144,6 +188,8 @@ def _age(seconds: float) -> str:
 
 
 def _status(store: ResultStore, entry: Entry, experiment: str) -> str:
+    if _experiment_exists(experiment) is False:
+        return "deleted"  # its module or function is gone from the project
     stale = store.is_stale(entry, experiment)
     return "stale" if stale else "current" if stale is False else "unknown"
 
@@ -212,7 +258,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     store, problems = _open(args)
-    rows = rows_from_entries(_selected(store, args.experiment))
+    rows = rows_from_entries(
+        _selected(store, args.experiment),
+        lambda entry, meta: "deleted" if _experiment_exists(str(meta.get("experiment", ""))) is False else "stored",
+    )
     for target in args.paths:
         if target == "-":
             if args.format is None:
@@ -289,15 +338,51 @@ def cmd_slurm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Copy the results and checkpoints of SRC stores into DEST (created if missing)."""
+    from .layout import StoreError, ensure_store_dir
+    from .merging import merge_stores
+
+    signer = resolve_secret(_sources(args.dir))
+    try:
+        ensure_store_dir(Path(args.dest))
+    except StoreError as exc:
+        raise CliError(f"merge: {exc}") from None
+    problems: list[str] = []
+    sources = []
+    for text in args.sources:
+        path = Path(text)
+        if not (path / "CACHEDIR.TAG").is_file():
+            raise CliError(f"merge: {path} is not a pytest-memento store (no CACHEDIR.TAG)")
+        if path.resolve() == Path(args.dest).resolve():
+            raise CliError(f"merge: {path} is the destination")
+        sources.append(ResultStore(path, on_problem=problems.append, signer=signer))
+    dest = ResultStore(Path(args.dest), on_problem=problems.append, signer=signer)
+    try:
+        report = merge_stores(dest, sources)
+    finally:
+        dest.close()
+        for source in sources:
+            source.close()
+    for line in report.lines():
+        print(line)
+    _problems(problems)
+    return 0
+
+
+def _forget(store: ResultStore, chosen: list[tuple[Entry, dict[str, Any]]], dry_run: bool) -> int:
+    """Remove the chosen results (unless ``dry_run``); how many there were."""
+    if not dry_run:
+        for entry, _ in chosen:
+            store.remove(entry.key)
+        store.close()
+    return len(chosen)
+
+
 def cmd_gc(args: argparse.Namespace) -> int:
     store, problems = _open(args)
-    forgotten = 0
-    if args.stale:
-        for entry, _ in _selected(store, None, None, stale=True):
-            forgotten += 1
-            if not args.dry_run:
-                store.remove(entry.key)
-        store.close()
+    forgotten = _forget(store, _selected(store, None, None, stale=True), args.dry_run) if args.stale else 0
+    deleted = _forget(store, _selected(store, None, None, deleted=True), args.dry_run) if args.deleted else 0
     removed = compact(store, older_than=args.older_than, dry_run=args.dry_run)
     now = time.time()
     for info in iter_checkpoints(store.root):
@@ -314,6 +399,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
         print(f"{verb} {path}")
     if args.stale:
         print(f"{'would forget' if args.dry_run else 'forgot'} {forgotten} stale result(s)")
+    if args.deleted:
+        print(f"{'would forget' if args.dry_run else 'forgot'} {deleted} result(s) of deleted experiments")
     print(f"{verb} {len(removed)} file(s); {len(store)} result(s) kept")
     _problems(problems)
     return 0
@@ -492,8 +579,17 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument(
         "--stale", action="store_true", help="also forget results whose experiment's code has changed since"
     )
+    gc.add_argument(
+        "--deleted", action="store_true", help="also forget results of experiments no longer in the project"
+    )
     gc.add_argument("--dry-run", action="store_true")
     gc.set_defaults(run=cmd_gc)
+    merge = commands.add_parser(
+        "merge", help="copy results and checkpoints of other stores into DEST (never unpickles)"
+    )
+    merge.add_argument("dest", metavar="DEST", help="the store to merge into (created if missing)")
+    merge.add_argument("sources", nargs="+", metavar="SRC", help="stores to copy from (CI shards, other machines)")
+    merge.set_defaults(run=cmd_merge)
     add_paper_commands(commands)
     return parser
 

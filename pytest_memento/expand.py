@@ -262,9 +262,7 @@ class _Expander:
             raise self.error(f"{prefix}parameters", f"the grid has {size} configurations, more than {MAX_GRID}")
         self.planned += size
         if self.planned > MAX_GRID:
-            raise self.error(
-                "matrix", f"the stacked matrices give {self.planned} configurations, more than {MAX_GRID}"
-            )
+            raise self.error("matrix", f"the stacked matrices give {self.planned} configurations, more than {MAX_GRID}")
         problem = check_goals(spec.goals, spec.tolerance)
         if problem:
             raise self.error(f"{prefix}goals/tolerance", problem)
@@ -445,7 +443,9 @@ def argnames_for(cases: Sequence[Case], requested: Sequence[str], experiment: st
     return names
 
 
-def check_arguments(cases: Sequence[Case], arguments: Sequence[str], is_fixture: Callable[[str], bool], experiment: str) -> None:
+def check_arguments(
+    cases: Sequence[Case], arguments: Sequence[str], is_fixture: Callable[[str], bool], experiment: str
+) -> None:
     """Raise a :class:`MatrixError` for a function argument that is neither
     a parameter, a setting nor a fixture (a misspelled parameter), naming
     the matrix's names and the closest match."""

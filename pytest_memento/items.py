@@ -227,7 +227,8 @@ def annotate(item: pytest.Item, report: pytest.TestReport) -> pytest.TestReport:
             state.regressed = outcome.baseline is not None and outcome.baseline.verdict == "worse"
             report.outcome = "failed"
             report.longrepr = failure
-    report.memento = outcome.to_json()  # type: ignore[attr-defined]  # rides on the report to the controller
+    # Rides on the report to the controller as JSON; this process's run log takes the object.
+    report.memento = item.config.stash[SESSION_KEY].remember(outcome.to_json(), outcome)  # type: ignore[attr-defined]
     return report
 
 

@@ -25,7 +25,6 @@ import gc
 import signal
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -89,9 +88,9 @@ def stop_cleanly_on_sigterm(config: pytest.Config) -> None:
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return
 
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
+    # Python's own Ctrl-C handler (C code): the KeyboardInterrupt's traceback
+    # ends in the code that was running, not in a handler of ours.
+    interrupt = signal.default_int_handler
     signal.signal(signal.SIGTERM, interrupt)
     _guards(config).sigterm = interrupt
 

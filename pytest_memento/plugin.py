@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from . import collect, items, lifecycle, summary
+from . import collect, items, lifecycle, plan_hooks, regressions, summary, workers
 from .checkpoint import Checkpoint
 from .matrix import Config, specs_of
+from .project import find_project, identity_root, misread_options
 from .session import MementoSession
 from .settings import EMAIL_INI, Settings, SettingsError, Sources, resolve
 from .state import SESSION_KEY
@@ -52,6 +54,22 @@ HELP_SECRET_ENV = (
 HELP_STALE = (
     "What to do with a stored result whose experiment code changed: rerun (default) or keep (use it, with a warning)."
 )
+HELP_GATE_SIGMA = (
+    "With --memento-baseline: a replicate group fails only when worse than the baseline beyond its tolerance "
+    "and beyond K standard errors of the difference of the means (default 2)."
+)
+HELP_THREADS = (
+    "With xdist: each worker's BLAS/OpenMP threads: auto (usable CPUs // workers, default), N, or off "
+    "(env MEMENTO_THREADS)."
+)
+HELP_GPUS = (
+    "With xdist: the GPUs to share among workers, worker gwK seeing the (K mod G)-th: auto "
+    "(CUDA_VISIBLE_DEVICES, else nvidia-smi -L; default), a comma-separated LIST, or off (env MEMENTO_GPUS)."
+)
+HELP_PLAN = (
+    "Run nothing: decide every selected configuration and print, per experiment, how many are cached, stale "
+    "(and why), new or failed last time, and the estimated wall time from stored durations over the workers (-n)."
+)
 HELP_SEED = "Seed random, numpy and torch from config.seed (else the key) before each item (default true)."
 
 #: Command-line options (dest names), as :class:`~.settings.Sources` reads them.
@@ -67,6 +85,9 @@ OPTIONS = (
     "memento_save_baseline",
     "memento_tolerance",
     "memento_webhook",
+    "memento_gate_sigma",
+    "memento_threads",
+    "memento_gpus",
 )
 #: ini keys holding strings (memento_seed is a bool, parsed by pytest).
 INI = {
@@ -77,6 +98,9 @@ INI = {
     "memento_secret_env": HELP_SECRET_ENV,
     "memento_retries": HELP_RETRIES,
     "memento_stale": HELP_STALE,
+    "memento_gate_sigma": HELP_GATE_SIGMA,
+    "memento_threads": HELP_THREADS,
+    "memento_gpus": HELP_GPUS,
 }
 
 
@@ -107,6 +131,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memento-save-baseline", dest="memento_save_baseline", metavar="FILE", help=HELP_SAVE_BASELINE)
     group.addoption("--memento-tolerance", dest="memento_tolerance", metavar="X", help=HELP_TOLERANCE)
     group.addoption("--memento-webhook", dest="memento_webhook", metavar="URL", help=HELP_WEBHOOK)
+    group.addoption("--memento-gate-sigma", dest="memento_gate_sigma", metavar="K", help=HELP_GATE_SIGMA)
+    group.addoption("--memento-threads", dest="memento_threads", metavar="auto|N|off", help=HELP_THREADS)
+    group.addoption("--memento-gpus", dest="memento_gpus", metavar="auto|LIST|off", help=HELP_GPUS)
+    group.addoption("--memento-plan", dest="memento_plan", action="store_true", help=HELP_PLAN)
     for name, text in INI.items():
         parser.addini(name, text, default="")
     parser.addini("memento_seed", HELP_SEED, type="bool", default=True)
@@ -126,10 +154,52 @@ def settings_of(config: pytest.Config) -> Settings:
     if "memento_dir" in workerinput:
         cli["memento_dir"] = workerinput["memento_dir"]
     ini = {name: _ini(config, name) for name in (*INI, "memento_seed")}
-    return resolve(Sources(cli, ini, os.environ, config.rootpath, config.invocation_params.dir))
+    return resolve(Sources(cli, ini, os.environ, project_root(config), config.invocation_params.dir))
+
+
+#: Options that take a value which pytest could mistake for a test path.
+VALUE_OPTIONS = ("--memento-dir", "--memento-export", "--memento-baseline", "--memento-save-baseline")
+
+
+def project_root(config: pytest.Config) -> Path:
+    """What experiment keys are relative to (see :func:`.project.identity_root`);
+    a worker takes the controller's, relative to its own rootdir."""
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    if "memento_root" in workerinput:
+        return Path(os.path.normpath(config.rootpath / workerinput["memento_root"]))
+    here = config.invocation_params.dir
+    paths = [here / arg.split("::")[0] for arg in config.args]
+    return identity_root(config.rootpath, config.inipath, [p if p.is_dir() else p.parent for p in paths if p.exists()])
+
+
+def check_rootdir(config: pytest.Config) -> None:
+    """Stop before anything runs when pytest missed the project's
+    configuration file: keys (relative to the rootdir) would all change."""
+    if hasattr(config, "workerinput") or config.option.rootdir or config.option.inifilename:
+        return
+    found = find_project(config.invocation_params.dir).inifile
+    if found is None or config.inipath is not None:
+        return
+    misread = misread_options(list(config.invocation_params.args), VALUE_OPTIONS)
+    why = (
+        f"it took the value of {', '.join(repr(m) for m in misread)} for a test path"
+        if misread
+        else "it looked for one from the arguments' directories"
+    )
+    fix = "write option values with '=' (for example --memento-dir=/path)" if misread else f"pass -c {found}"
+    raise pytest.UsageError(
+        f"pytest-memento: pytest did not read {found} and chose the rootdir {config.rootpath}: {why}. "
+        f"Experiment keys are relative to the rootdir, so every configuration would run again; {fix}."
+    )
+
+
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # After xdist's (tryfirst) has read -n, before pytest_configure starts workers.
+    plan_hooks.turn_off_workers(config)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    check_rootdir(config)
     try:
         settings = settings_of(config)
     except SettingsError as exc:
@@ -137,14 +207,16 @@ def pytest_configure(config: pytest.Config) -> None:
     cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
     last_failed: dict[str, Any] = cache.get("cache/lastfailed", {}) if cache is not None else {}
     workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    workers.apply_limits(workerinput, os.environ)  # a worker's threads and GPU, before experiment code runs
     session = config.stash[SESSION_KEY] = MementoSession(
         settings,
-        rootdir=config.rootpath,
+        rootdir=project_root(config),
         last_failed=last_failed.__contains__,
         worker=workerinput.get("workerid", "main"),
         json_report=bool(getattr(config.option, "json_report", False)),
     )
     config.pluginmanager.register(summary.ReportObserver(session, config), "memento-observer")
+    plan_hooks.register(config)
     # Installed but idle: the SIGTERM handler and the store wait until the
     # run turns out to use pytest-memento (lifecycle.activate).
     if config.pluginmanager.hasplugin("xdist"):
@@ -165,6 +237,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not specs_of(metafunc.function):
         return
     collect.parametrize(metafunc)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    result = yield
+    # Replicate groups are judged once all their members are done.
+    regressions.fail_worse_groups(session.config)
+    return result
 
 
 @pytest.hookimpl(wrapper=True)
@@ -260,7 +340,9 @@ def pytest_json_runtest_metadata(item: pytest.Item, call: pytest.CallInfo[None])
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
-    summary.terminal_summary(terminalreporter, config.stash[SESSION_KEY])
+    observer = config.pluginmanager.get_plugin("memento-observer")
+    running = observer.running if isinstance(observer, summary.ReportObserver) else {}
+    summary.terminal_summary(terminalreporter, config.stash[SESSION_KEY], exitstatus, running)
 
 
 @pytest.hookimpl(tryfirst=True)

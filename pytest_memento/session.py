@@ -139,6 +139,7 @@ class MementoSession:
         self.json_report = json_report
         self._last_failed = last_failed
         self._problems: list[str] = []
+        self._fresh: dict[int, Outcome] = {}
         self.store = ResultStore(settings.store_dir, on_problem=self._problems.append, signer=settings.signer)
         self.store.set_environment(environment(rootdir))
         self.fingerprints = FingerprintCache(rootdir)
@@ -152,6 +153,19 @@ class MementoSession:
         self.expansions: dict[Any, tuple[str, list[Case]]] = {}
         #: Per parent node id: whether a skip, skipif or xfail mark applies to its items.
         self.parent_skips: dict[str, bool] = {}
+
+    def remember(self, data: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+        """Keep ``outcome`` for the run log of this same process, so the
+        report's JSON (``data``, which crosses to an xdist controller) is
+        not parsed back here. Returns ``data``."""
+        self._fresh[id(data)] = outcome
+        return data
+
+    def recall(self, data: dict[str, Any]) -> Outcome:
+        """The outcome behind a report's JSON: the object itself when this
+        process made it, else parsed (a worker's report on the controller)."""
+        found = self._fresh.pop(id(data), None)
+        return found if found is not None else Outcome.from_json(data)
 
     def take_problems(self) -> list[str]:
         """Problems met since the last call (to ride on the next report)."""

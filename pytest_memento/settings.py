@@ -28,6 +28,7 @@ from .shard import ShardError, parse_shard
 from .signing import DEFAULT_SECRET_ENV, Signer
 from .store import StoreError, ensure_store_dir
 from .tables import check_export_path
+from .workers import GpuSetting, ThreadSetting
 
 __all__ = [
     "EMAIL_INI",
@@ -93,6 +94,8 @@ class ReportSettings:
     save_baseline: Path | None = None
     tolerance: float | None = None
     table: str = "auto"
+    #: The CI gate's k: a replicate group fails only beyond k standard errors of the difference.
+    gate_sigma: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,10 @@ class Settings:
     signer: Signer | None = None
     report: ReportSettings = field(default_factory=ReportSettings)
     notifiers: Notifiers = field(default_factory=Notifiers)
+    #: With xdist: each worker's BLAS/OpenMP threads (auto: cpus // workers; off: not limited).
+    threads: ThreadSetting = "auto"
+    #: With xdist: the GPUs shared among workers (auto: CUDA_VISIBLE_DEVICES, else nvidia-smi).
+    gpus: GpuSetting = "auto"
 
 
 def parse_bool(value: str | bool, where: str) -> bool:
@@ -266,7 +273,64 @@ def _report(sources: Sources) -> ReportSettings:
     table = sources.ini_text("memento_table") or "auto"
     if table not in TABLE_MODES:
         raise SettingsError(f"memento_table (ini): expected one of {', '.join(TABLE_MODES)}, got {table!r}")
-    return ReportSettings(tuple(exports), baseline, saved, tolerance, table)
+    return ReportSettings(tuple(exports), baseline, saved, tolerance, table, _gate_sigma(sources))
+
+
+def _gate_sigma(sources: Sources) -> float:
+    cli = sources.option("memento_gate_sigma")
+    where, text = (
+        ("--memento-gate-sigma", str(cli))
+        if cli is not None
+        else ("memento_gate_sigma (ini)", sources.ini_text("memento_gate_sigma"))
+    )
+    if not text:
+        return 2.0
+    try:
+        sigma = float(text)
+    except ValueError:
+        sigma = math.nan
+    if not (math.isfinite(sigma) and sigma >= 0):
+        raise SettingsError(f"{where}: expected a number of standard errors >= 0, got {text!r}")
+    return sigma
+
+
+def _layered(sources: Sources, option: str, variable: str, ini: str) -> tuple[str, str] | None:
+    """(where, text) from the command line, then the environment, then the ini file."""
+    cli = sources.option(option)
+    if cli is not None:
+        return "--" + option.replace("_", "-"), str(cli).strip()
+    if sources.env.get(variable, "").strip():
+        return variable, sources.env[variable].strip()
+    if sources.ini_text(ini):
+        return f"{ini} (ini)", sources.ini_text(ini)
+    return None
+
+
+def _threads(sources: Sources) -> ThreadSetting:
+    found = _layered(sources, "memento_threads", "MEMENTO_THREADS", "memento_threads")
+    if found is None:
+        return "auto"
+    where, text = found
+    if text.lower() in ("auto", "off"):
+        return "auto" if text.lower() == "auto" else "off"
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise SettingsError(f"{where}: expected auto, off or a number of threads >= 1, got {text!r}")
+
+
+def _gpus(sources: Sources) -> GpuSetting:
+    found = _layered(sources, "memento_gpus", "MEMENTO_GPUS", "memento_gpus")
+    if found is None:
+        return "auto"
+    where, text = found
+    if text.lower() in ("auto", "off"):
+        return "auto" if text.lower() == "auto" else "off"
+    devices = tuple(part.strip() for part in text.split(","))
+    if not all(devices) or any(not re.fullmatch(r"[\w:./-]+", device) for device in devices):
+        raise SettingsError(
+            f"{where}: expected auto, off or a comma-separated list of GPU indices or UUIDs, got {text!r}"
+        )
+    return devices
 
 
 def _webhook(sources: Sources) -> str | None:
@@ -304,6 +368,8 @@ def resolve(sources: Sources) -> Settings:
         signer=resolve_secret(sources),
         report=_report(sources),
         notifiers=Notifiers(webhook=_webhook(sources), email=_email(sources)),
+        threads=_threads(sources),
+        gpus=_gpus(sources),
     )
 
 

@@ -16,16 +16,19 @@ import pytest
 from . import lifecycle
 from .aggregate import group_outcomes
 from .baseline import write_baseline
+from .checkpoint import iter_checkpoints
 from .files import atomic_write
+from .gate import markdown
 from .html_report import write_report
 from .notify import notify_all
 from .outcome import Outcome, Status
 from .paper import Layout, render_tables
 from .pytest_compat import terminal_width
 from .records import records_from_run
+from .regressions import comparisons
 from .session import MementoSession
 from .state import SESSION_KEY
-from .tables import format_table, rows_from_run, write_export
+from .tables import format_table, render, rows_from_run, write_export
 
 __all__ = ["ReportObserver", "best_configurations", "finish", "run_summary", "terminal_summary", "write_outputs"]
 
@@ -50,6 +53,14 @@ class ReportObserver:
         #: Crashed items reported before it was known that the run uses
         #: pytest-memento (a project without experiments gets no section).
         self.crashes: list[Outcome] = []
+        #: Items started and not finished (what an interrupt stopped).
+        self.running: dict[str, None] = {}
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.running[nodeid] = None
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.running.pop(nodeid, None)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "memento", None)
@@ -65,7 +76,7 @@ class ReportObserver:
                 self.record_crashes()
             return
         self.record_crashes()
-        outcome = Outcome.from_json(data)
+        outcome = self.session.recall(data)
         if report.failed:
             outcome = outcome.replace(error=_error_line(report))
         log.record(outcome)
@@ -87,10 +98,35 @@ class ReportObserver:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def terminal_summary(reporter: pytest.TerminalReporter, session: MementoSession) -> None:
+def resume_note(store_root: Path, nodeid: str) -> str:
+    """What the next run does with the configuration of ``nodeid``:
+    ``resumes it from its checkpoint (save #3 at ...)`` or ``starts it from
+    the beginning (it saved no checkpoint)``."""
+    for info in iter_checkpoints(store_root):
+        if info.label.get("nodeid") == nodeid:
+            return f"resumes it from its checkpoint ({info.describe()})"
+    return "starts it from the beginning (it saved no checkpoint)"
+
+
+def interrupted_lines(session: MementoSession, running: Iterable[str]) -> list[str]:
+    """For a run stopped by Ctrl-C or SIGTERM: each configuration that was
+    running, and where the next run takes it up."""
+    lines = []
+    for nodeid in running:
+        note = resume_note(session.settings.store_dir, nodeid)
+        # A plain test without a checkpoint is pytest's business alone.
+        if session.log.outcomes or "checkpoint (" in note:
+            lines.append(f"interrupted: {nodeid}; the next run {note}")
+    return lines
+
+
+def terminal_summary(
+    reporter: pytest.TerminalReporter, session: MementoSession, exitstatus: int, running: Iterable[str] = ()
+) -> None:
     log = session.log
+    stopped = interrupted_lines(session, running) if exitstatus == pytest.ExitCode.INTERRUPTED else []
     failures = session.store.failures
-    if (not log.outcomes and not log.problems and not failures) or reporter.verbosity < -1:
+    if (not log.outcomes and not log.problems and not stopped and not failures) or reporter.verbosity < -1:
         return
     reporter.write_sep("-", "memento")
     if failures:
@@ -114,6 +150,8 @@ def terminal_summary(reporter: pytest.TerminalReporter, session: MementoSession)
         reporter.write_line(line)
     for line in log.outputs:
         reporter.write_line(line)
+    for line in stopped:
+        reporter.write_line(line, yellow=True)
     shown = log.problems if reporter.verbosity > 0 else log.problems[:MAX_WARNINGS]
     for problem in shown:
         reporter.write_line(f"warning: {problem}", yellow=True)
@@ -162,20 +200,40 @@ def write_outputs(config: pytest.Config) -> None:
         try:
             if path.suffix.lower() in (".tex", ".html"):
                 write_paper_export(path, outcomes, session)
+            elif path.suffix.lower() == ".md" and settings.baseline is not None:
+                # The comparison first: what a CI job summary is read for.
+                table = render(rows_from_run(outcomes), ".md")
+                atomic_write(
+                    path,
+                    (
+                        markdown(comparisons(session), baseline=_shown_path(settings.baseline.path)) + "\n" + table
+                    ).encode(),
+                )
             else:
                 write_export(path, rows_from_run(outcomes))
             log.outputs.append(f"exported {len(outcomes)} configuration(s) to {path}")
         except (OSError, ValueError) as exc:
             log.problems.append(f"could not write {path}: {exc}")
     if settings.save_baseline is not None:
-        kept = [o for o in outcomes if o.status.finished]
+        # A member failed by the group gate still passed on its own: its metrics count.
+        kept = [o.replace(status=Status.RAN) if o.nodeid in log.gated else o for o in outcomes]
+        kept = [o for o in kept if o.status.finished]
         try:
-            count = write_baseline(settings.save_baseline, kept)
+            count = write_baseline(settings.save_baseline, kept, group_outcomes(kept))
             log.outputs.append(
                 f"saved the metrics of {count} configuration(s) as a baseline in {settings.save_baseline}"
             )
         except (OSError, ValueError) as exc:
             log.problems.append(f"could not write the baseline {settings.save_baseline}: {exc}")
+
+
+def _shown_path(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
 
 
 def write_paper_export(path: Path, outcomes: list[Outcome], session: MementoSession) -> None:

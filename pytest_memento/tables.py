@@ -17,7 +17,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +75,12 @@ def make_row(
     return row
 
 
-def rows_from_entries(entries: Iterable[tuple[Entry, Mapping[str, Any]]]) -> list[Row]:
+def rows_from_entries(
+    entries: Iterable[tuple[Entry, Mapping[str, Any]]], status: Callable[[Entry, Mapping[str, Any]], str] | None = None
+) -> list[Row]:
     """Rows for stored results given with their metadata (JSON only, never
-    unpickled), sorted by experiment and id."""
+    unpickled), sorted by experiment and id; ``status`` says what each is
+    (default ``stored``)."""
     rows = []
     for entry, meta in entries:
         raw = meta.get("config")
@@ -86,7 +89,7 @@ def rows_from_entries(entries: Iterable[tuple[Entry, Mapping[str, Any]]]) -> lis
             make_row(
                 experiment=str(meta.get("experiment", "")),
                 test_id=str(meta.get("test_id", "")),
-                status="stored",
+                status=status(entry, meta) if status is not None else "stored",
                 key=entry.key,
                 duration=entry.duration,
                 config=config,
@@ -222,10 +225,6 @@ def rows_from_run(outcomes: Iterable[Outcome]) -> list[Row]:
     ]
 
 
-def _short(value: Any, limit: int = 24) -> str:
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    text = _number_text(value) if number else str(_cell(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 def _number_text(value: int | float) -> str:
     """A number in at most a few digits: ``0.9667``, ``1.000e+400`` (an int
     beyond float range, or beyond what ``str`` converts, never raises)."""
@@ -238,6 +237,10 @@ def _number_text(value: int | float) -> str:
     return f"{'-' if value < 0 else ''}{lead / 1000:.3f}e+{exponent}"
 
 
+def _short(value: Any, limit: int = 24) -> str:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    text = _number_text(value) if number else str(_cell(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _aligned(header: list[str], cells: list[list[str]], width: int) -> tuple[list[str], int]:

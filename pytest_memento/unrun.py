@@ -18,6 +18,7 @@ import pytest
 from .outcome import Outcome, Status
 from .pytest_compat import builtin_teardown
 from .session import MementoSession
+from .state import SESSION_KEY
 
 __all__ = ["may_skip", "report_without_running"]
 
@@ -86,7 +87,7 @@ def report_without_running(
     ihook = item.ihook
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     keywords: dict[str, Literal[1]] = dict.fromkeys(item.keywords, 1)
-    record = outcome.to_json()
+    record = item.config.stash[SESSION_KEY].remember(outcome.to_json(), outcome)
     extra: dict[str, Any] = {"memento": record}
     if json_report:  # pytest-json-report reads its metadata from here
         extra["_json_report_extra"] = {"metadata": {"memento": record}}

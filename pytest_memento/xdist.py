@@ -11,13 +11,15 @@ fresh worker resumes it from its checkpoint within the same run.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 
 from . import lifecycle
-from .checkpoint import iter_checkpoints
 from .session import MementoSession
+from .summary import resume_note
+from .workers import Shares
 
 
 class XdistGlue:
@@ -44,6 +46,14 @@ class XdistGlue:
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["memento_dir"] = str(self.session.settings.store_dir)
+        # Keys are relative to the project root: a worker (remote ones too) finds it from its own rootdir.
+        node.workerinput["memento_root"] = os.path.relpath(self.session.rootdir, node.config.rootpath)
+        # Each worker's share of the machine: BLAS/OpenMP threads and a GPU (see workers.py).
+        if getattr(self, "shares", None) is None:
+            settings = self.session.settings
+            self.shares = Shares(settings.threads, settings.gpus, dict(os.environ))
+        workers = len(node.config.getoption("tx") or ()) or 1
+        node.workerinput.update(self.shares.for_worker(str(node.gateway.id), workers))
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         """The controller collects nothing: it stops cleanly on SIGTERM (so
@@ -78,7 +88,4 @@ class XdistGlue:
             report.longrepr = f"{report.longrepr}; the worker died, and the next run {note}"
 
     def _resume_note(self, nodeid: str) -> str:
-        for info in iter_checkpoints(self.session.settings.store_dir):
-            if info.label.get("nodeid") == nodeid:
-                return f"resumes it from its checkpoint ({info.describe()})"
-        return "starts it from the beginning (it saved no checkpoint)"
+        return resume_note(self.session.settings.store_dir, nodeid)

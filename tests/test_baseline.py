@@ -117,7 +117,9 @@ def test_write_then_load_round_trip(tmp_path: Path) -> None:
         ('{"format": "other"}', "not a pytest-memento baseline"),
         (json.dumps({"format": FORMAT, "experiments": {"e": {"h": {"metrics": 1}}}}), "must map experiment"),
         (
-            json.dumps({"format": FORMAT, "experiments": {"e.py::x": {"h": {"id": "SVC-0", "metrics": {"acc": "high"}}}}}),
+            json.dumps(
+                {"format": FORMAT, "experiments": {"e.py::x": {"h": {"id": "SVC-0", "metrics": {"acc": "high"}}}}}
+            ),
             r"b\.json: e\.py::x\[SVC-0\]: metric 'acc' is 'high', not a number",
         ),
     ],

@@ -167,17 +167,22 @@ def test_unsigned_result_is_refused_under_a_secret(
     assert "not signed with this store's secret" in decision.problems[-1]
 
 
-def test_truncated_record_is_unusable_not_new(
+def test_a_damaged_record_is_unusable_not_new(
     store: ResultStore, open_store: Callable[..., ResultStore], tmp_path: Path
 ) -> None:
     case = make_case()
     put(store, case)
+    put(store, make_case(1))  # a later record: the damaged one is not a killed writer's tail
     segment = next((tmp_path / "store" / "results" / "segments").iterdir())
-    segment.write_bytes(segment.read_bytes()[:-4])  # the payload lost its last bytes
+    data = segment.read_bytes()
+    at = data.index(b'"score":1.0')
+    segment.write_bytes(data[:at] + b'"score":7.0' + data[at + 11 :])  # a changed digit in a stored metric
     problems: list[str] = []
     fresh = open_store(on_problem=problems.append)
     decision = decide(case, CODE, store=fresh, settings=settings(tmp_path), last_failed=False)
-    assert (decision.action, decision.reason) == (Action.RUN, "stored entry unusable (its payload is truncated)")
+    assert decision.action is Action.RUN
+    assert decision.reason.startswith("stored entry unusable (its record is damaged")
+    assert any("damaged record" in problem for problem in problems)
 
 
 def test_what_changed_without_recorded_parts(store: ResultStore) -> None:

@@ -18,6 +18,7 @@ SHIFT = float(pathlib.Path(__file__).with_name("shift").read_text()) if pathlib.
     parameters={{"model": [{models}], "seed": [0, 1]}},
     goals={{"acc": "max", "loss": "min"}},
     tolerance={{"acc": 0.01, "loss": 0.01}},
+    replicates=(),  # compared configuration by configuration (tests/test_gate_run.py has the groups)
 )
 def trainer(config):
     return {{"acc": 0.5 + 0.1 * config.seed + SHIFT, "loss": 1.0 - 0.1 * config.seed, "steps": 10}}

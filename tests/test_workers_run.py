@@ -96,6 +96,7 @@ def test_an_explicit_thread_count_and_off(project: pytest.Pytester) -> None:
 
 def test_without_xdist_nothing_changes(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # set when this suite itself runs under xdist
     run(project, "-p", "no:xdist")
     views = seen(project.path)["main"]
     assert all(s["threads"] == dict.fromkeys(THREAD_VARIABLES) and s["cuda"] == "0,1" for s in views)
