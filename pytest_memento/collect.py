@@ -74,12 +74,24 @@ def _own_arguments(func: Any) -> list[str]:
     return names[1:] if names[:1] == ["self"] else names
 
 
+def _parametrized_names(metafunc: pytest.Metafunc) -> set[str]:
+    names: set[str] = set()
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        argnames = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if isinstance(argnames, str):
+            argnames = [name.strip() for name in argnames.split(",")]
+        names.update(str(name) for name in argnames)
+    return names
+
+
 def parametrize(metafunc: pytest.Metafunc) -> None:
     """Parametrize a matrix function with its configurations."""
     experiment, cases = expanded(metafunc.config, metafunc.definition.path, metafunc.function)
     fixtures = fixture_names(metafunc)
     try:
         if fixtures is not None:
+            # Names a @pytest.mark.parametrize gives are refused per item, with their own message.
+            fixtures |= _parametrized_names(metafunc)
             check_arguments(cases, _own_arguments(metafunc.function), fixtures.__contains__, experiment)
         argnames = argnames_for(cases, metafunc.fixturenames, experiment)
     except MatrixError as exc:

@@ -17,7 +17,7 @@ from test_crashes import TRAIN, _start_group, _wait_for, steps
 GRID = """
 import pytest_memento as memento
 
-@memento.matrix(parameters={"a": [1, 2], "seed": [0, 1]}, goals={"score": "max"})
+@memento.matrix(parameters={"a": [1, 2], "seed": [0, 1]}, goals={"score": "max"}, replicates=())
 def train(config):
     return {"score": config.a + config.seed / 10}
 """
