@@ -135,8 +135,9 @@ def _check_conditions(metas: list[dict[str, Any]], conditions: dict[str, str], m
             )
     if conditions and not matched:
         for name, value in conditions.items():
-            values = sorted({_text(config[name]) for config in configs if name in config})[:10]
-            if not any(_value_matches(v, value) for config in configs if name in config for v in [config[name]]):
+            stored = [config[name] for config in configs if name in config]
+            values = sorted({_text(v) for v in stored})[:10]
+            if not any(_value_matches(v, value) for v in stored):
                 print(f"memento: --where {name}={value} matches nothing (values: {', '.join(values)})", file=sys.stderr)
 
 
