@@ -29,9 +29,20 @@ from .provenance import seed_everything, seed_for
 from .pytest_compat import fixture_functions
 from .session import MementoSession, build_record
 from .state import ITEM_KEY, SESSION_KEY, ItemState, item_state
+from .store import ResultStore
 from .unrun import may_skip, report_without_running
 
-__all__ = ["annotate", "call", "check_setup", "checkpoint_for", "json_metadata", "protocol", "store_if_passed"]
+__all__ = [
+    "annotate",
+    "call",
+    "check_setup",
+    "checkpoint_for",
+    "decided",
+    "json_metadata",
+    "protocol",
+    "store_if_passed",
+    "unrun_outcome",
+]
 
 
 def _foreign_parameters(item: pytest.Function, case: Case) -> list[str]:
@@ -49,8 +60,10 @@ def fingerprint_of(item: pytest.Function, case: Case) -> Fingerprint:
     return session.fingerprint(item.function, case, lambda: fixture_functions(item))
 
 
-def protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
-    """Decide for a matrix item; report cached ones without running them."""
+def decided(item: pytest.Item, store: ResultStore | None = None) -> Decision | None:
+    """The decision for a matrix item (from ``store``, else the session's),
+    or None for items that are not matrix items or cannot be keyed (they run
+    and fail at setup saying why)."""
     state = item.stash.get(ITEM_KEY, None)
     if state is None or state.case is None or not isinstance(item, pytest.Function):
         return None
@@ -68,20 +81,34 @@ def protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     except InputError as exc:
         state.invalid = f"pytest-memento: {case.experiment}[{case.id}]: {exc}"
         return None
-    decision = state.decision = session.decide(case, item.nodeid, fingerprint)
+    return session.decide(case, item.nodeid, fingerprint, store)
+
+
+def unrun_outcome(item: pytest.Item, decision: Decision) -> tuple[Outcome, str | None] | None:
+    """For an item that will not run (cached, or skipped as not cached):
+    its outcome and the failure that judging it gave; None when it runs."""
+    session = item.config.stash[SESSION_KEY]
     if decision.action is Action.RUN or may_skip(item, session):
         return None
+    state = item.stash[ITEM_KEY]
+    assert state.case is not None
     if decision.action is Action.NOT_CACHED:
-        report_without_running(
-            item,
-            nextitem,
-            outcome_of(item, state, decision, "setup", "skipped", 0.0),
-            None,
-            json_report=session.json_report,
-        )
-    else:
-        outcome, failure = judged(session, case, decision, outcome_of(item, state, decision, "call", "passed", 0.0))
-        report_without_running(item, nextitem, outcome, failure, json_report=session.json_report)
+        return outcome_of(item, state, decision, "setup", "skipped", 0.0), None
+    return judged(session, state.case, decision, outcome_of(item, state, decision, "call", "passed", 0.0))
+
+
+def protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """Decide for a matrix item; report cached ones without running them."""
+    decision = decided(item)
+    if decision is None:
+        return None
+    state = item.stash[ITEM_KEY]
+    state.decision = decision
+    unrun = unrun_outcome(item, decision)
+    if unrun is None:
+        return None
+    session = item.config.stash[SESSION_KEY]
+    report_without_running(item, nextitem, *unrun, json_report=session.json_report)
     # Nothing of the stored entry needs to outlive the report.
     state.decision = None
     return True

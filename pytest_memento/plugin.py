@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from . import collect, items, lifecycle, plan_hooks, regressions, summary, workers
+from . import collect, handoff, items, lifecycle, plan_hooks, regressions, summary, workers
 from .checkpoint import Checkpoint
 from .matrix import Config, specs_of
 from .project import find_project, identity_root, misread_options
@@ -264,6 +264,8 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     # After -k/-m have deselected: the same selection gives the same split.
     collect.keep_shard(config, items)
+    # An xdist worker: what will not run is reported by the controller.
+    handoff.drop_unrun(config, items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

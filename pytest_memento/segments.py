@@ -335,9 +335,13 @@ class Scan:
 # -- reading -------------------------------------------------------------------
 
 
-def read_segment(path: Path, scan: Scan, on_problem: Callable[[str], None], *, detail: bool = False) -> SegmentInfo:
+def read_segment(
+    path: Path, scan: Scan, on_problem: Callable[[str], None], *, detail: bool = False, limit: int | None = None
+) -> SegmentInfo:
     """Index every record of one segment into ``scan``; problems go to
-    ``on_problem``. With ``detail``, also list every record's bytes (gc)."""
+    ``on_problem``. With ``detail``, also list every record's bytes (gc).
+    With ``limit``, the segment is read as if it ended after that many
+    bytes (a snapshot of it; records appended since are not seen)."""
     info = SegmentInfo(path)
     try:
         handle = open_regular(path)
@@ -355,12 +359,39 @@ def read_segment(path: Path, scan: Scan, on_problem: Callable[[str], None], *, d
     with handle:
         status = os.fstat(handle.fileno())
         info.device, info.inode, info.file_size = status.st_dev, status.st_ino, status.st_size
+        size = status.st_size if limit is None else min(limit, status.st_size)
+        reader: Any = handle if size == status.st_size else _Bounded(handle, size)
         try:
-            _Reader(path, handle, scan, info, on_problem, detail, status.st_size).run()
+            _Reader(path, reader, scan, info, on_problem, detail, size).run()
         except (ValueError, OverflowError, RecursionError, MemoryError, OSError) as exc:
             info.damaged = True
             on_problem(f"{path.name}: unreadable ({type(exc).__name__}: {exc}); later results in it are ignored")
     return info
+
+
+class _Bounded:
+    """A binary file read as if it ended at ``size`` (what :class:`_Reader` uses of it)."""
+
+    def __init__(self, handle: BinaryIO, size: int) -> None:
+        self.handle, self.size = handle, size
+
+    def _left(self, wanted: int) -> int:
+        left = max(0, self.size - self.handle.tell())
+        return left if wanted < 0 else min(wanted, left)
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self.handle.readline(self._left(limit))
+
+    def read(self, count: int = -1) -> bytes:
+        return self.handle.read(self._left(count))
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_END:
+            return self.handle.seek(self.size + offset)
+        return self.handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.handle.tell()
 
 
 class _Reader:
@@ -478,7 +509,7 @@ class _Reader:
         if not isinstance(size, int) or size < 0:
             return "a record with no payload size"
         payload_offset = handle.tell()
-        if size > self.size - payload_offset:
+        if size >= self.size - payload_offset:  # the payload and its newline must fit
             return "partial" if _checked(line, meta_line) else "a payload size beyond the file"
         handle.seek(size, os.SEEK_CUR)
         if handle.read(1) != b"\n":

@@ -223,14 +223,16 @@ class MementoSession:
             found = self._packages[name] = packages_of(module)
         return found
 
-    def decide(self, case: Case, nodeid: str, fingerprint: Fingerprint) -> Decision:
-        """Run, report as cached, or skip (see :mod:`.decide`)."""
+    def decide(self, case: Case, nodeid: str, fingerprint: Fingerprint, store: ResultStore | None = None) -> Decision:
+        """Run, report as cached, or skip (see :mod:`.decide`), from
+        ``store`` (a snapshot of the store) or the store itself."""
+        store = self.store if store is None else store
         if not self.settings.rerun:
-            self.store.get(case.key)  # index the store first: what reading it met rides on this decision
+            store.get(case.key)  # index the store first: what reading it met rides on this decision
         return decide(
             case,
             fingerprint,
-            store=self.store,
+            store=store,
             settings=self.settings,
             last_failed=self._last_failed(nodeid),
             problems=tuple(self.take_problems()),

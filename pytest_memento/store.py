@@ -58,7 +58,17 @@ from typing import Any
 
 from .files import atomic_write, open_regular, write_all
 from .layout import StoreError, ensure_store_dir
-from .segments import FORMAT, Entry, Scan, encode_del, encode_line, encode_put, read_segment, valid_key
+from .segments import (
+    FORMAT,
+    Entry,
+    Scan,
+    SegmentInfo,
+    encode_del,
+    encode_line,
+    encode_put,
+    read_segment,
+    valid_key,
+)
 from .signing import Signer
 
 __all__ = [
@@ -211,14 +221,27 @@ class ResultStore:
                 vanished = False
                 for path in fresh:
                     read.add(path)
-                    vanished |= read_segment(path, scan, self.on_problem).missing
+                    vanished |= self._read_segment(path, scan).missing
                 if not vanished:
                     break
             self._scan = scan
         return self._scan
 
+    def _read_segment(self, path: Path, scan: Scan) -> SegmentInfo:
+        return read_segment(path, scan, self.on_problem)
+
     def segment_paths(self) -> list[Path]:
         return self._segment_paths()
+
+    def snapshot(self) -> dict[str, int]:
+        """Every segment's name and size now: what :class:`.snapshot.SnapshotStore`
+        reads back, byte for byte, however the store grows meanwhile."""
+        self._flush_quietly()
+        sizes = {}
+        for path in self._segment_paths():
+            with contextlib.suppress(OSError):
+                sizes[path.name] = path.stat().st_size
+        return sizes
 
     def _segment_paths(self) -> list[Path]:
         try:

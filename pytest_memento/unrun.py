@@ -20,7 +20,7 @@ from .pytest_compat import builtin_teardown
 from .session import MementoSession
 from .state import SESSION_KEY
 
-__all__ = ["may_skip", "report_without_running"]
+__all__ = ["may_skip", "report_without_running", "reports_without_running"]
 
 _SKIP_MARKS = ("skip", "skipif", "xfail")
 
@@ -79,13 +79,11 @@ def _teardown_previous(item: pytest.Item, nextitem: pytest.Item | None) -> str |
     return None
 
 
-def report_without_running(
-    item: pytest.Item, nextitem: pytest.Item | None, outcome: Outcome, failure: str | None, *, json_report: bool
-) -> None:
-    """Report ``outcome`` (cached, failed by the baseline, or skipped) as
-    pytest would report an item that ran."""
-    ihook = item.ihook
-    ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+def reports_without_running(
+    item: pytest.Item, outcome: Outcome, failure: str | None, *, json_report: bool
+) -> list[pytest.TestReport]:
+    """The report of ``outcome`` (cached, failed by the baseline, or
+    skipped) as pytest would make it for an item that ran."""
     keywords: dict[str, Literal[1]] = dict.fromkeys(item.keywords, 1)
     record = item.config.stash[SESSION_KEY].remember(outcome.to_json(), outcome)
     extra: dict[str, Any] = {"memento": record}
@@ -93,11 +91,22 @@ def report_without_running(
         extra["_json_report_extra"] = {"metadata": {"memento": record}}
     if outcome.status is Status.SKIPPED:
         skip = (os.fspath(item.path), (item.location[1] or 0) + 1, f"Skipped: {outcome.reason}")
-        ihook.pytest_runtest_logreport(report=_report(item, keywords, "setup", "skipped", skip, **extra))
-    else:
-        verdict: Literal["passed", "failed"] = "failed" if failure is not None else "passed"
-        ihook.pytest_runtest_logreport(report=_report(item, keywords, "call", verdict, failure, **extra))
+        return [_report(item, keywords, "setup", "skipped", skip, **extra)]
+    verdict: Literal["passed", "failed"] = "failed" if failure is not None else "passed"
+    return [_report(item, keywords, "call", verdict, failure, **extra)]
+
+
+def report_without_running(
+    item: pytest.Item, nextitem: pytest.Item | None, outcome: Outcome, failure: str | None, *, json_report: bool
+) -> None:
+    """Report ``outcome`` (see :func:`reports_without_running`) and tear
+    down what earlier items set up, as pytest's runner would."""
+    ihook = item.ihook
+    ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    for report in reports_without_running(item, outcome, failure, json_report=json_report):
+        ihook.pytest_runtest_logreport(report=report)
     teardown_failure = _teardown_previous(item, nextitem)
     if teardown_failure is not None:
+        keywords: dict[str, Literal[1]] = dict.fromkeys(item.keywords, 1)
         ihook.pytest_runtest_logreport(report=_report(item, keywords, "teardown", "failed", teardown_failure))
     ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)

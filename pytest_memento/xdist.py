@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from . import lifecycle
+from .handoff import ControllerHandoff
 from .session import MementoSession
 from .summary import resume_note
 from .workers import Shares
@@ -29,6 +30,35 @@ class XdistGlue:
         self.retries = session.settings.retries
         self.attempts: dict[str, int] = {}
         self._scanned = False
+        self.handoff: ControllerHandoff | None = None
+        self.pytest_session: pytest.Session | None = None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.pytest_session = session
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logstart(self) -> None:
+        self._count_unrun()
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtestloop(self) -> Any:
+        result = yield
+        # When nothing ran, nothing else reported the cached items or said how
+        # many there were; innermost, so before the group gate (plugin.py) judges them.
+        self._count_unrun()
+        return result
+
+    def pytest_unconfigure(self) -> None:
+        if self.handoff is not None:
+            self.handoff.close()
+
+    def _count_unrun(self) -> None:
+        # xdist counts what it schedules; the items reported here count too
+        # (progress percentages, and "no tests ran" when everything is cached).
+        if self.handoff is not None and self.handoff.dropped and self.pytest_session is not None:
+            self.pytest_session.testscollected = self.handoff.total
+            if self.handoff.pending and self.config is not None:
+                self.handoff.report(self.config)
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """A worker finished: what it could not store counts on the
@@ -45,6 +75,9 @@ class XdistGlue:
                 observer.record_crashes()
 
     def pytest_configure_node(self, node: Any) -> None:
+        if self.handoff is None:  # before the first worker starts: the one snapshot all decide from
+            self.handoff = ControllerHandoff(self.session.store.snapshot())
+        node.workerinput.update(self.handoff.workerinput())
         node.workerinput["memento_dir"] = str(self.session.settings.store_dir)
         # Keys are relative to the project root: a worker (remote ones too) finds it from its own rootdir.
         node.workerinput["memento_root"] = os.path.relpath(self.session.rootdir, node.config.rootpath)
@@ -59,7 +92,11 @@ class XdistGlue:
         """The controller collects nothing: it stops cleanly on SIGTERM (so
         workers are shut down, not orphaned) as soon as a worker collected
         a module that uses pytest-memento (it names the plugin or the
-        ``checkpoint`` fixture), not only once the first result comes back."""
+        ``checkpoint`` fixture), not only once the first result comes back.
+        The first worker's collection also brings the reports of the items
+        that will not run (:mod:`.handoff`)."""
+        if self.handoff is not None and self.config is not None:
+            self.handoff.collected(self.config, str(node.gateway.id), ids)
         if self.config is None or lifecycle.is_active(self.config) or self._scanned:
             return
         self._scanned = True
