@@ -25,6 +25,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from pytest_memento.notifier_settings import email_settings_from
 from pytest_memento.notify import (
     MAX_FAILURES,
     EmailSettings,
@@ -37,7 +38,7 @@ from pytest_memento.notify import (
     send_webhook,
     webhook_payload,
 )
-from pytest_memento.settings import SettingsError, email_settings_from
+from pytest_memento.sources import SettingsError
 
 FAILURE = {
     "experiment": "exp/test_x.py::train",
