@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from .expand import Case, argnames_for, check_arguments, expand
+from .arguments import argnames_for, check_arguments
+from .cases import Case
+from .expand import expand
 from .hashing import config_hash, config_key, node_key
 from .matrix import Config, MatrixError, case_of_config, specs_of
 from .pytest_compat import fixture_names

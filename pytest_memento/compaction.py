@@ -35,7 +35,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .files import TMP_SUFFIX, atomic_write, open_regular
-from .segments import Raw, Scan, SegmentInfo, encode_line, mtime, read_segment
+from .segment_format import encode_line
+from .segment_index import Scan
+from .segments import Raw, SegmentInfo, mtime, read_segment
 from .store import SEGMENT_SUFFIX, ResultStore, host_name
 
 __all__ = ["SAFE_AGE", "compact"]

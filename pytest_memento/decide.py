@@ -27,7 +27,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .expand import Case
+from .cases import Case
 from .fingerprint import Fingerprint
 from .hashing import jsonable
 from .inputs import INPUT_PREFIX, MODULE_PREFIX

@@ -1,7 +1,7 @@
 """Deterministic expansion of a grid into cases, with their ids.
 
 :func:`expand` turns the specs of one experiment (see :mod:`.matrix`) into
-:class:`Case` objects, in declared order (first key varies slowest), with
+:class:`~.cases.Case` objects, in declared order (first key varies slowest), with
 readable ids that never depend on hash seeds or memory addresses. Every
 problem is a :class:`~.matrix.MatrixError` naming the experiment and the key
 at fault. Nothing here imports pytest: ``pytest.param`` values are
@@ -10,84 +10,20 @@ recognised by shape.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .baseline import check_goals
+from .cases import Case
 from .hashing import UnstableValueError, encode, encode_config
-from .ids import auto_id, disambiguate, display_label, is_param_set, unique_ids
+from .ids import auto_id, disambiguate, is_param_set, unique_ids
 from .inputs import InputError, check_depends
 from .matrix import MAX_GRID, RESERVED, Config, MatrixError, MatrixSpec
+from .replicates import ReplicateError, count_groups, mark_groups, replicate_axes
 
-__all__ = ["Case", "argnames_for", "check_arguments", "display_label", "expand"]  # display_label comes from .ids
-
-
-class Case:
-    """One configuration of one experiment."""
-
-    __slots__ = (
-        "config_hash",
-        "depends",
-        "encoded",
-        "experiment",
-        "goals",
-        "group",
-        "group_size",
-        "id",
-        "key",
-        "marks",
-        "matrix_index",
-        "params",
-        "replicates",
-        "settings",
-        "shown",
-        "tolerance",
-        "version",
-    )
-
-    def __init__(
-        self,
-        params: dict[str, Any],
-        settings: dict[str, Any],
-        id: str,
-        marks: tuple[Any, ...],
-        version: Any,
-        encoded: bytes,
-        matrix_index: int,
-    ) -> None:
-        self.params = params
-        self.settings = settings
-        self.id = id
-        self.marks = marks
-        self.version = version
-        self.encoded = encoded
-        self.matrix_index = matrix_index
-        self.key = ""
-        self.config_hash = ""
-        self.goals: Mapping[str, str] | None = None
-        self.tolerance: Any = None
-        self.experiment = ""
-        #: Inputs declared with ``depends=`` (posix path strings and modules).
-        self.depends: tuple[Any, ...] = ()
-        #: The parameters whose values are replicates (seeds) of one group.
-        self.replicates: tuple[str, ...] = ()
-        #: What the configurations of one replicate group share (empty: no replicates).
-        self.group = b""
-        #: How many configurations the grid gives this case's replicate group.
-        self.group_size = 1
-        #: Parameters whose value has no identity of its own: the ``pytest.param`` id shown for it.
-        self.shown: dict[str, str] = {}
-
-    @property
-    def config(self) -> Config:
-        return Config({**self.params, **self.settings}, self)
-
-    def __repr__(self) -> str:
-        return f"Case({self.id!r})"
+__all__ = ["expand"]
 
 
 # -- values ---------------------------------------------------------------
@@ -271,7 +207,10 @@ class _Expander:
             depends = check_depends(spec.depends)
         except InputError as exc:
             raise self.error(f"{prefix}{exc.where}", str(exc)) from None
-        replicates = self.replicate_axes(spec.replicates, names, settings, prefix)
+        try:
+            replicates = replicate_axes(spec.replicates, names, settings)
+        except ReplicateError as exc:
+            raise self.error(f"{prefix}replicates", str(exc)) from None
         cases: list[Case] = []
         for combo in itertools.product(*(entries for _, entries in axes)):
             values = [value for entry in combo for value in entry.values]
@@ -296,53 +235,8 @@ class _Expander:
             case.goals, case.tolerance = spec.goals, spec.tolerance
             case.depends = depends
         if replicates:
-            self.mark_groups(cases, axes, replicates, encode_config(setting_encodings) + encode(spec.version))
+            mark_groups(cases, axes, replicates, encode_config(setting_encodings) + encode(spec.version))
         return cases
-
-    def mark_groups(
-        self,
-        cases: list[Case],
-        axes: list[tuple[tuple[str, ...], list[_Entry]]],
-        replicates: tuple[str, ...],
-        shared: bytes,
-    ) -> None:
-        """Give each case its replicate axes and what its group shares,
-        reusing the encodings made for the axes (the values are the same objects)."""
-        codes = {
-            (name, id(value)): code
-            for names, entries in axes
-            if not set(names) <= set(replicates)
-            for entry in entries
-            for name, value, code in zip(names, entry.values, entry.encodings, strict=True)
-        }
-        for case in cases:
-            case.replicates = replicates
-            others = {
-                name: codes.get((name, id(value))) or _group_code(value)
-                for name, value in case.params.items()
-                if name not in replicates
-            }
-            case.group = encode_config(others) + shared
-
-    def replicate_axes(
-        self, replicates: Any, names: list[str], settings: Mapping[str, Any], prefix: str
-    ) -> tuple[str, ...]:
-        """The replicate parameters: as declared, else ``seed`` when it is one."""
-        if replicates is None:
-            return ("seed",) if "seed" in names else ()
-        chosen = (replicates,) if isinstance(replicates, str) else replicates
-        if not isinstance(chosen, (tuple, list)) or not all(isinstance(name, str) for name in chosen):
-            raise self.error(
-                f"{prefix}replicates", f"expected a parameter name or a tuple of names, got {replicates!r}"
-            )
-        for name in chosen:
-            if name in settings:
-                raise self.error(f"{prefix}replicates", f"{name!r} is a setting; replicates must be parameters")
-            if name not in names:
-                raise self.error(
-                    f"{prefix}replicates", f"{name!r} is not a parameter (parameters: {', '.join(names) or 'none'})"
-                )
-        return tuple(dict.fromkeys(chosen))
 
     def check_rules(self, rules: Any, names: list[str], what: str, prefix: str) -> list[Any]:
         if not isinstance(rules, list):
@@ -421,47 +315,6 @@ class _Expander:
         return case
 
 
-def argnames_for(cases: Sequence[Case], requested: Sequence[str], experiment: str) -> list[str]:
-    """Names to parametrize: ``config`` (always: each item finds its case
-    through it) and every parameter or setting the function, or one of its
-    fixtures, asks for."""
-    names = ["config"]
-    defined: dict[str, None] = {}
-    for case in cases:
-        defined.update(dict.fromkeys(case.params))
-        defined.update(dict.fromkeys(case.settings))
-    for name in defined:
-        if name not in requested:
-            continue
-        for case in cases:
-            if name not in case.params and name not in case.settings:
-                raise MatrixError(
-                    f"{experiment}: the function asks for {name!r}, which configuration "
-                    f"[{case.id}] does not define; use config.get({name!r}) instead"
-                )
-        names.append(name)
-    return names
-
-
-def check_arguments(
-    cases: Sequence[Case], arguments: Sequence[str], is_fixture: Callable[[str], bool], experiment: str
-) -> None:
-    """Raise a :class:`MatrixError` for a function argument that is neither
-    a parameter, a setting nor a fixture (a misspelled parameter), naming
-    the matrix's names and the closest match."""
-    params = list(dict.fromkeys(name for case in cases for name in case.params))
-    settings = list(dict.fromkeys(name for case in cases for name in case.settings))
-    for name in arguments:
-        if name in RESERVED or name in params or name in settings or is_fixture(name):
-            continue
-        known = f"parameters: {', '.join(params) or 'none'}"
-        if settings:
-            known += f"; settings: {', '.join(settings)}"
-        close = difflib.get_close_matches(name, [*params, *settings], n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise MatrixError(f"{experiment}: argument {name!r} is not a parameter, a setting or a fixture ({known}){hint}")
-
-
 def expand(experiment: str, specs: Sequence[MatrixSpec]) -> list[Case]:
     """All configurations of an experiment, in a stable order, each once.
 
@@ -480,17 +333,5 @@ def expand(experiment: str, specs: Sequence[MatrixSpec]) -> list[Case]:
         raise expander.error("matrix", "every configuration is excluded; the grid is empty")
     for case, unique in zip(cases, unique_ids([case.id for case in cases]), strict=True):
         case.id = unique
-    sizes = Counter(case.group for case in cases if case.group)
-    for case in cases:
-        if case.group:
-            case.group_size = sizes[case.group]
+    count_groups(cases)
     return cases
-
-
-def _group_code(value: Any) -> bytes:
-    """A value's identity for counting replicate groups within this process
-    (never stored): a value without a stable identity stands for itself."""
-    try:
-        return encode(value)
-    except UnstableValueError:
-        return b"#" + str(id(value)).encode()

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from .codetree import canonical_tree
-from .codewalk import CodeWalker, Ref, digest
+from .codewalk import CodeWalker
+from .descriptions import Ref, digest
 from .inputs import INPUT_PREFIX, InputError, InputHasher
 
 __all__ = ["SCHEME", "Fingerprint", "FingerprintCache", "InputError", "canonical_tree", "fingerprint_of"]
@@ -82,7 +83,7 @@ def _holds_inline_code(description: Any) -> bool:
 class FingerprintCache:
     """Fingerprints, computed once per process.
 
-    ``root`` bounds "the project" (see :meth:`.CodeWalker.in_project`).
+    ``root`` bounds "the project" (see :meth:`.ProjectFiles.in_project`).
     """
 
     def __init__(self, root: Path) -> None:
@@ -121,7 +122,7 @@ class FingerprintCache:
         found = self._values.get(id(value))
         if found is None:
             refs: list[Ref] = []
-            description = self.walker.describe(value, refs, 0, set())
+            description = self.walker.values.describe(value, refs, 0, set())
             inline = digest(repr(description)) if _holds_inline_code(description) else None
             found = self._values[id(value)] = (value, self.walker.parts(refs), inline)
         return found[1], found[2]

@@ -29,7 +29,8 @@ from typing import Any
 
 from .aggregate import Group, group_records, sort_key
 from .files import atomic_write
-from .paper import Layout, build_tables, render_html_tables
+from .paper import render_html_tables
+from .paper_layout import Layout, build_tables
 from .records import PROVENANCE, Record, value_labels, value_text
 
 __all__ = ["render_report", "report_data", "write_report"]

@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 
 from .baseline import judge, not_reproduced
+from .cases import Case
 from .checkpoint import Checkpoint, checkpoint_path, read_info
 from .decide import Action, Decision
-from .expand import Case, display_label
 from .fingerprint import Fingerprint, InputError
 from .hashing import jsonable_mapping, node_key
+from .ids import display_label
 from .outcome import CheckpointNote, Outcome, Status, metrics_of, status_of
 from .pickling import dumps, unpicklable_part
 from .provenance import seed_everything, seed_for

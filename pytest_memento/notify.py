@@ -1,16 +1,7 @@
-"""End-of-run notifications: a plain-text summary, a webhook, an e-mail.
+"""End-of-run notifications: the summary sent to a webhook and by e-mail.
 
-The plugin builds one plain summary dict on the controller at the end of a
-run and hands it here::
-
-    {"session": "pytest experiments -n 8", "duration": 123.4,
-     "counts": {"ran": 10, "cached": 80, "failed": 2, "error": 0, "skipped": 0, "crashed": 0},
-     "failures": [{"experiment": ..., "id": ..., "config": {...}, "error": "RuntimeError: diverged"}],
-     "best": [{"experiment": ..., "metric": "accuracy", "goal": "max", "value": 0.97, "id": ..., "config": {...}}],
-     "exitstatus": 1}
-
-``format_subject`` / ``format_text`` render it; ``send_webhook`` POSTs
-``{"text": ..., "summary": ...}`` (the shape Slack and Teams incoming
+The summary dict and its text are :mod:`.summary_text`'s. ``send_webhook``
+POSTs ``{"text": ..., "summary": ...}`` (the shape Slack and Teams incoming
 webhooks accept); ``send_email`` sends it over SMTP. Every sending failure
 is a ``NotifyError`` naming the target and the reason; ``notify_all`` turns
 those into warning strings and never raises, so a notifier can never fail a
@@ -28,167 +19,30 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+from .summary_text import format_subject, format_text, one_line
+
 __all__ = [
-    "MAX_FAILURES",
     "EmailSettings",
     "NotifyError",
     "build_email",
-    "format_duration",
-    "format_subject",
-    "format_text",
     "notify_all",
     "send_email",
     "send_webhook",
     "webhook_payload",
 ]
 
-#: Failures listed in a message; the rest are counted ("... and N more").
-MAX_FAILURES = 20
-#: Longest error line kept in a message (a longer one is cut with "...").
-MAX_ERROR_CHARS = 300
 #: Longest part of an HTTP error body quoted in a NotifyError.
 MAX_BODY_CHARS = 200
-
-#: Counts beyond ran/cached/failed, named in the subject only when non-zero.
-_EXTRA_COUNTS = (("error", "error", "errors"), ("crashed", "crashed", "crashed"), ("skipped", "skipped", "skipped"))
 
 
 class NotifyError(Exception):
     """A notification could not be configured or sent (the message names the target and the reason)."""
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def format_duration(seconds: object) -> str:
-    """``4.2s`` under a minute, ``2m03s`` under an hour, ``1h02m`` beyond; ``?`` if not a number."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
-        return "?"
-    value = max(float(seconds), 0.0)
-    if round(value, 1) < 60:
-        return f"{value:.1f}s"
-    total = round(value)
-    if total < 3600:
-        return f"{total // 60}m{total % 60:02d}s"
-    minutes = round(value / 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m"
-
-
-def _count(counts: Mapping[str, Any], name: str) -> int:
-    value = counts.get(name, 0)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _counts_of(summary: Mapping[str, Any]) -> Mapping[str, Any]:
-    counts = summary.get("counts")
-    return counts if isinstance(counts, Mapping) else {}
-
-
-def format_subject(summary: Mapping[str, Any]) -> str:
-    """One line: ``pytest-memento: 10 ran, 80 cached, 2 failed in 2m03s``.
-
-    Errors, crashes and skips are added only when there are some.
-    """
-    counts = _counts_of(summary)
-    parts = [f"{_count(counts, name)} {name}" for name in ("ran", "cached", "failed")]
-    for name, singular, plural in _EXTRA_COUNTS:
-        n = _count(counts, name)
-        if n:
-            parts.append(f"{n} {singular if n == 1 else plural}")
-    subject = "pytest-memento: " + ", ".join(parts)
-    duration = summary.get("duration")
-    if duration is not None:
-        subject += f" in {format_duration(duration)}"
-    return subject
-
-
-def _one_line(text: object, limit: int = MAX_ERROR_CHARS) -> str:
-    """The line of an error that says what happened: the last non-empty one
-    (Python tracebacks end with ``Type: message``), cut to ``limit``."""
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    line = lines[-1] if lines else ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def _format_value(value: object, *, metric: bool = False) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.6g}" if metric else repr(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        simple = value and value == value.strip() and value.isprintable() and not any(c in value for c in ",=")
-        return value if simple else repr(value)
-    try:
-        return json.dumps(value, sort_keys=True, default=str)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-def _format_config(config: object) -> str:
-    if not isinstance(config, Mapping) or not config:
-        return "(none)" if not config else _format_value(config)
-    return ", ".join(f"{name}={_format_value(value)}" for name, value in config.items())
-
-
-def _item_name(entry: Mapping[str, Any]) -> str:
-    experiment = str(entry.get("experiment", "") or "?")
-    test_id = entry.get("id")
-    return f"{experiment}[{test_id}]" if test_id not in (None, "") else experiment
-
-
-def _entries(summary: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
-    raw = summary.get(key)
-    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
-        return []
-    return [entry for entry in raw if isinstance(entry, Mapping)]
-
-
-def format_text(summary: Mapping[str, Any]) -> str:
-    """The whole message as plain text: the subject line first, then the
-    session, the counts, the failures (at most ``MAX_FAILURES``, each with its
-    configuration and error line) and the best configuration per metric."""
-    counts = _counts_of(summary)
-    lines = [format_subject(summary), ""]
-    if summary.get("session"):
-        lines.append(f"Session: {summary['session']}")
-    if summary.get("duration") is not None:
-        lines.append(f"Duration: {format_duration(summary['duration'])}")
-    if summary.get("exitstatus") is not None:
-        lines.append(f"Exit status: {summary['exitstatus']}")
-    names = ["ran", "cached", "failed", "error", "crashed", "skipped"]
-    names += [name for name in counts if name not in names]
-    lines.append("Counts: " + ", ".join(f"{name} {_count(counts, name)}" for name in names))
-
-    failures = _entries(summary, "failures")
-    if failures:
-        lines += ["", f"Failures ({len(failures)}):"]
-        for entry in failures[:MAX_FAILURES]:
-            lines.append(f"  {_item_name(entry)}")
-            lines.append(f"    config: {_format_config(entry.get('config'))}")
-            lines.append(f"    error: {_one_line(entry.get('error', ''))}")
-        if len(failures) > MAX_FAILURES:
-            lines.append(f"  ... and {len(failures) - MAX_FAILURES} more")
-
-    best = _entries(summary, "best")
-    if best:
-        lines += ["", "Best configuration per metric:"]
-        for entry in best:
-            goal = f" ({entry['goal']})" if entry.get("goal") else ""
-            value = _format_value(entry.get("value"), metric=True)
-            lines.append(f"  {entry.get('metric', '?')}{goal} = {value}: {_item_name(entry)}")
-            lines.append(f"    config: {_format_config(entry.get('config'))}")
-    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- webhook
@@ -282,7 +136,7 @@ def send_webhook(url: str, summary: Mapping[str, Any], *, timeout: float = 10.0)
                 detail = ""
         reason = f"HTTP {error.code} {error.reason}".rstrip()
         if detail:
-            reason += f": {_one_line(detail, MAX_BODY_CHARS)}"
+            reason += f": {one_line(detail, MAX_BODY_CHARS)}"
         raise NotifyError(f"webhook {shown} failed: {reason}") from None
     except urllib.error.URLError as error:
         raise NotifyError(f"webhook {shown} failed: {_reason(error.reason)}") from None

@@ -18,9 +18,11 @@ import pytest
 from . import collect, handoff, items, lifecycle, plan_hooks, regressions, summary, workers
 from .checkpoint import Checkpoint
 from .matrix import Config, specs_of
+from .notifier_settings import EMAIL_INI
 from .project import find_project, identity_root, misread_options
 from .session import MementoSession
-from .settings import EMAIL_INI, Settings, SettingsError, Sources, resolve
+from .settings import Settings, resolve
+from .sources import SettingsError, Sources
 from .state import SESSION_KEY
 
 HELP_DIR = "Where results and checkpoints live (default: .memento under rootdir; env MEMENTO_DIR)."

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .outcome import Outcome, metrics_of
-from .segments import Entry
+from .segment_format import Entry
 
 __all__ = [
     "FINISHED",

@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .cases import Case
 from .decide import Decision, decide
-from .expand import Case
 from .fingerprint import Fingerprint, FingerprintCache, InputError
 from .hashing import jsonable
 from .outcome import Outcome, Status

@@ -7,82 +7,43 @@ fault. The plugin resolves in ``pytest_configure``; the ``memento`` command
 resolves the store and the secret with the same functions (from the ini
 file :mod:`.project` finds), so both always open the same store and refuse
 the same records. Pure: no pytest; the plugin hands in plain values through
-:class:`Sources`.
+:class:`~.sources.Sources`. Where the summary is sent is resolved in
+:mod:`.notifier_settings`, each worker's threads and GPUs in
+:mod:`.worker_settings`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
-import socket
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .baseline import Baseline, BaselineError
 from .layout import check_store_dir
-from .notify import EmailSettings
+from .notifier_settings import Notifiers, resolve_notifiers
 from .shard import ShardError, parse_shard
 from .signing import DEFAULT_SECRET_ENV, Signer
+from .sources import SettingsError, Sources, parse_bool
 from .store import StoreError, ensure_store_dir
 from .tables import check_export_path
+from .worker_settings import resolve_gpus, resolve_threads
 from .workers import GpuSetting, ThreadSetting
 
+# SettingsError and Sources are listed for cli.py alone, which imports them
+# through here until it is split; every other module imports them from sources.
 __all__ = [
-    "EMAIL_INI",
     "TABLE_MODES",
-    "Notifiers",
     "ReportSettings",
     "Settings",
     "SettingsError",
     "Sources",
-    "email_settings_from",
-    "parse_bool",
     "resolve",
     "resolve_secret",
     "resolve_store_dir",
 ]
 
 TABLE_MODES = ("auto", "full", "summary", "off")
-
-#: The e-mail ini keys and their help text.
-EMAIL_INI = {
-    "memento_email_to": "Comma-separated addresses to e-mail a summary to when the run ends.",
-    "memento_email_from": "Sender of that e-mail (default pytest-memento@<host>).",
-    "memento_smtp_host": "SMTP server (default localhost); credentials from MEMENTO_SMTP_USER / MEMENTO_SMTP_PASSWORD.",
-    "memento_smtp_port": "SMTP port (default 587).",
-    "memento_smtp_starttls": "Use STARTTLS (default true).",
-    "memento_smtp_timeout": "SMTP timeout in seconds.",
-}
-
-_TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
-_FALSE = frozenset({"0", "false", "no", "off", "n", "f"})
-
-
-class SettingsError(Exception):
-    """An option, ini key or environment variable has a bad value."""
-
-
-@dataclass(frozen=True)
-class Sources:
-    """Where settings come from. ``cli`` maps option names (``memento_dir``)
-    to their values (None: not given); ``ini`` maps ini keys to their values
-    (missing or empty: not set)."""
-
-    cli: Mapping[str, Any]
-    ini: Mapping[str, Any]
-    env: Mapping[str, str]
-    rootdir: Path
-    invocation_dir: Path
-
-    def option(self, name: str) -> Any:
-        return self.cli.get(name)
-
-    def ini_text(self, name: str) -> str:
-        value = self.ini.get(name)
-        return "" if value is None else str(value).strip()
 
 
 @dataclass(frozen=True)
@@ -96,14 +57,6 @@ class ReportSettings:
     table: str = "auto"
     #: The CI gate's k: a replicate group fails only beyond k standard errors of the difference.
     gate_sigma: float = 2.0
-
-
-@dataclass(frozen=True)
-class Notifiers:
-    """Where the end-of-run summary is sent."""
-
-    webhook: str | None = None
-    email: EmailSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -131,18 +84,6 @@ class Settings:
     threads: ThreadSetting = "auto"
     #: With xdist: the GPUs shared among workers (auto: CUDA_VISIBLE_DEVICES, else nvidia-smi).
     gpus: GpuSetting = "auto"
-
-
-def parse_bool(value: str | bool, where: str) -> bool:
-    """``true/false``, ``yes/no``, ``on/off``, ``1/0`` (any case) as a bool."""
-    if isinstance(value, bool):
-        return value
-    lowered = str(value).strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise SettingsError(f"{where}: expected true or false, got {value!r}")
 
 
 # -- one resolver per value -----------------------------------------------
@@ -294,63 +235,6 @@ def _gate_sigma(sources: Sources) -> float:
     return sigma
 
 
-def _layered(sources: Sources, option: str, variable: str, ini: str) -> tuple[str, str] | None:
-    """(where, text) from the command line, then the environment, then the ini file."""
-    cli = sources.option(option)
-    if cli is not None:
-        return "--" + option.replace("_", "-"), str(cli).strip()
-    if sources.env.get(variable, "").strip():
-        return variable, sources.env[variable].strip()
-    if sources.ini_text(ini):
-        return f"{ini} (ini)", sources.ini_text(ini)
-    return None
-
-
-def _threads(sources: Sources) -> ThreadSetting:
-    found = _layered(sources, "memento_threads", "MEMENTO_THREADS", "memento_threads")
-    if found is None:
-        return "auto"
-    where, text = found
-    if text.lower() in ("auto", "off"):
-        return "auto" if text.lower() == "auto" else "off"
-    if text.isdigit() and int(text) > 0:
-        return int(text)
-    raise SettingsError(f"{where}: expected auto, off or a number of threads >= 1, got {text!r}")
-
-
-def _gpus(sources: Sources) -> GpuSetting:
-    found = _layered(sources, "memento_gpus", "MEMENTO_GPUS", "memento_gpus")
-    if found is None:
-        return "auto"
-    where, text = found
-    if text.lower() in ("auto", "off"):
-        return "auto" if text.lower() == "auto" else "off"
-    devices = tuple(part.strip() for part in text.split(","))
-    if not all(devices) or any(not re.fullmatch(r"[\w:./-]+", device) for device in devices):
-        raise SettingsError(
-            f"{where}: expected auto, off or a comma-separated list of GPU indices or UUIDs, got {text!r}"
-        )
-    return devices
-
-
-def _webhook(sources: Sources) -> str | None:
-    url = (
-        sources.option("memento_webhook")
-        or sources.env.get("MEMENTO_WEBHOOK", "").strip()
-        or sources.ini_text("memento_webhook")
-    )
-    if url and not url.startswith(("http://", "https://")):
-        raise SettingsError(
-            f"--memento-webhook / memento_webhook: expected an http:// or https:// URL, got {url[:40]!r}"
-        )
-    return url or None
-
-
-def _email(sources: Sources) -> EmailSettings | None:
-    values = {name: sources.ini.get(name) for name in EMAIL_INI}
-    return email_settings_from({k: v for k, v in values.items() if v is not None and v != ""}, sources.env)
-
-
 def resolve(sources: Sources) -> Settings:
     """Every setting, checked up front; a bad one raises :class:`SettingsError`."""
     rerun, cached_only = bool(sources.option("memento_rerun")), bool(sources.option("memento_cached_only"))
@@ -367,76 +251,7 @@ def resolve(sources: Sources) -> Settings:
         shard=_shard(sources),
         signer=resolve_secret(sources),
         report=_report(sources),
-        notifiers=Notifiers(webhook=_webhook(sources), email=_email(sources)),
-        threads=_threads(sources),
-        gpus=_gpus(sources),
+        notifiers=resolve_notifiers(sources),
+        threads=resolve_threads(sources),
+        gpus=resolve_gpus(sources),
     )
-
-
-# -- e-mail ---------------------------------------------------------------
-
-
-def _value(values: Mapping[str, Any], key: str) -> str:
-    raw = values.get(key)
-    return "" if raw is None else str(raw).strip()
-
-
-def email_settings_from(values: Mapping[str, Any], env: Mapping[str, str]) -> EmailSettings | None:
-    """E-mail settings from ini values, or ``None`` when e-mail is off.
-
-    ``memento_email_to``: recipients separated by commas or newlines (empty:
-    no e-mail); ``memento_email_from`` (default ``pytest-memento@<hostname>``);
-    ``memento_smtp_host`` (default ``localhost``); ``memento_smtp_port``
-    (default 587); ``memento_smtp_starttls`` (true/false/yes/no/on/off/1/0,
-    default true); ``memento_smtp_timeout`` (seconds, default 10). A bad value
-    raises ``SettingsError`` naming the key and the value. ``env`` is not read
-    for settings: credentials come from it only at send time.
-    """
-    recipients = tuple(part.strip() for part in re.split(r"[,\n]", _value(values, "memento_email_to")) if part.strip())
-    if not recipients:
-        return None
-    sender = _value(values, "memento_email_from") or f"pytest-memento@{socket.gethostname() or 'localhost'}"
-    host = _value(values, "memento_smtp_host") or "localhost"
-    if any(c.isspace() for c in host):
-        raise SettingsError(f"memento_smtp_host: invalid host {host!r}")
-    port = int(_number(values, "memento_smtp_port", 587, int, lambda n: 0 < n < 65536, "an integer from 1 to 65535"))
-    raw_tls = values.get("memento_smtp_starttls")
-    starttls = True
-    if raw_tls is not None and str(raw_tls).strip():
-        try:
-            starttls = parse_bool(raw_tls, "memento_smtp_starttls")
-        except SettingsError:
-            raise SettingsError(
-                f"memento_smtp_starttls: invalid value {raw_tls!r} (expected true/false, yes/no, on/off or 1/0)"
-            ) from None
-    timeout = _number(
-        values,
-        "memento_smtp_timeout",
-        10.0,
-        float,
-        lambda n: math.isfinite(n) and n > 0,
-        "a positive number of seconds",
-    )
-    return EmailSettings(host=host, port=port, sender=sender, recipients=recipients, starttls=starttls, timeout=timeout)
-
-
-def _number(
-    values: Mapping[str, Any],
-    key: str,
-    default: float,
-    convert: Callable[[str], float],
-    valid: Callable[[float], bool],
-    expected: str,
-) -> float:
-    """The number under ``key`` (``default`` when unset); an error naming
-    the key and value when it does not parse or is out of range."""
-    raw = _value(values, key)
-    if not raw:
-        return default
-    try:
-        number = convert(raw)
-    except ValueError:
-        number = math.nan
-    if not valid(number):
-        raise SettingsError(f"{key}: invalid value {raw!r} (expected {expected})")
-    return number

@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .segments import Scan, SegmentInfo, read_segment
+from .segment_index import Scan
+from .segments import SegmentInfo, read_segment
 from .signing import Signer
 from .store import ResultStore
 

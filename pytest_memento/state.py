@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from .cases import Case
 from .checkpoint import Checkpoint
 from .decide import Decision
-from .expand import Case
 from .session import MementoSession
 
 __all__ = ["GUARDS_KEY", "ITEM_KEY", "SESSION_KEY", "Guards", "ItemState", "item_state"]

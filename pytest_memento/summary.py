@@ -22,7 +22,8 @@ from .gate import markdown
 from .html_report import write_report
 from .notify import notify_all
 from .outcome import Outcome, Status
-from .paper import Layout, render_tables
+from .paper import render_tables
+from .paper_layout import Layout
 from .pytest_compat import terminal_width
 from .records import records_from_run
 from .regressions import comparisons

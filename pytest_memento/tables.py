@@ -25,7 +25,7 @@ from .files import atomic_write
 from .hashing import as_float, jsonable
 from .outcome import Outcome
 from .records import value_labels, value_text
-from .segments import Entry
+from .segment_format import Entry
 
 __all__ = [
     "EXPORT_FORMATS",

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from pytest_memento.cases import Case
 from pytest_memento.decide import Action, decide, what_changed
-from pytest_memento.expand import Case
 from pytest_memento.fingerprint import Fingerprint
 from pytest_memento.hashing import config_hash, config_key, encode_config
 from pytest_memento.settings import Settings

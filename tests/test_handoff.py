@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import outcomes
 
-from pytest_memento.segments import encode_line
+from pytest_memento.segment_format import encode_line
 from pytest_memento.snapshot import SnapshotStore
 from pytest_memento.store import ResultStore
 

@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from pytest_memento.expand import Case, argnames_for, expand
+from pytest_memento.arguments import argnames_for
+from pytest_memento.cases import Case
+from pytest_memento.expand import expand
 from pytest_memento.hashing import config_key
 from pytest_memento.matrix import (
     MATRICES_ATTR,

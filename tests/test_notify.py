@@ -25,19 +25,17 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from pytest_memento.notifier_settings import email_settings_from
 from pytest_memento.notify import (
-    MAX_FAILURES,
     EmailSettings,
     NotifyError,
-    format_duration,
-    format_subject,
-    format_text,
     notify_all,
     send_email,
     send_webhook,
     webhook_payload,
 )
-from pytest_memento.settings import SettingsError, email_settings_from
+from pytest_memento.sources import SettingsError
+from pytest_memento.summary_text import MAX_FAILURES, format_duration, format_subject, format_text
 
 FAILURE = {
     "experiment": "exp/test_x.py::train",

@@ -15,7 +15,8 @@ import pytest
 from conftest import memento_cli, outcomes
 
 from pytest_memento.aggregate import group_records
-from pytest_memento.paper import Layout, TableError, build_tables, format_number, render_tables, tex_escape
+from pytest_memento.paper import render_tables, tex_escape
+from pytest_memento.paper_layout import Layout, TableError, build_tables, format_number
 from pytest_memento.records import Record
 
 EXP = "exp.py::train"

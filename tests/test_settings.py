@@ -11,15 +11,8 @@ from typing import Any
 import pytest
 
 from pytest_memento.project import find_project
-from pytest_memento.settings import (
-    Settings,
-    SettingsError,
-    Sources,
-    parse_bool,
-    resolve,
-    resolve_secret,
-    resolve_store_dir,
-)
+from pytest_memento.settings import Settings, resolve, resolve_secret, resolve_store_dir
+from pytest_memento.sources import SettingsError, Sources, parse_bool
 
 
 def sources(

@@ -19,7 +19,7 @@ import pytest
 
 from pytest_memento.compaction import compact
 from pytest_memento.files import atomic_write
-from pytest_memento.segments import encode_line
+from pytest_memento.segment_format import encode_line
 from pytest_memento.store import (
     FORMAT,
     ResultStore,

@@ -29,7 +29,7 @@ import cloudpickle
 import pytest
 from conftest import memento_cli, outcomes, stored
 
-from pytest_memento import segments
+from pytest_memento import segment_format
 from pytest_memento.checkpoint import Checkpoint, checkpoint_path
 from pytest_memento.compaction import compact
 from pytest_memento.store import ResultStore
@@ -136,9 +136,9 @@ def test_planted_pickle_never_runs_through_any_command(
 FAST_CLOCK_WRITER = """
 import sys, time, pickle
 from pathlib import Path
-from pytest_memento import segments
+from pytest_memento import segment_format
 from pytest_memento.store import ResultStore
-segments.time.time = lambda: {future}  # a node whose clock runs ten years fast
+segment_format.time.time = lambda: {future}  # a node whose clock runs ten years fast
 store = ResultStore(Path(sys.argv[1]))
 store.put(sys.argv[2], {{"experiment": "test_grid.py::exp", "config": {{"x": 1}}, "metrics": {{"y": -1}}}},
           pickle.dumps("from the future"))
@@ -190,10 +190,10 @@ def test_with_a_secret_a_refused_future_record_never_shadows(
 def test_recency_never_reads_the_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "store"
     first = ResultStore(root).create()
-    monkeypatch.setattr(segments.time, "time", lambda: FUTURE)
+    monkeypatch.setattr(segment_format.time, "time", lambda: FUTURE)
     first.put(K(0), {"metrics": {"v": 1}}, b"future")
     first.close()
-    monkeypatch.setattr(segments.time, "time", lambda: 1.0)  # a clock stuck in 1970
+    monkeypatch.setattr(segment_format.time, "time", lambda: 1.0)  # a clock stuck in 1970
     second = ResultStore(root)
     second.put(K(0), {"metrics": {"v": 2}}, b"later")
     second.close()

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from pytest_memento.settings import SettingsError, Sources, resolve
+from pytest_memento.settings import resolve
+from pytest_memento.sources import SettingsError, Sources
 from pytest_memento.workers import (
     THREAD_VARIABLES,
     Gpu,
