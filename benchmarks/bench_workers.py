@@ -1,0 +1,123 @@
+"""The speed targets of issue 16 (workers, cached items on the controller).
+
+Measured side by side in one run, whole pytest processes, the systems
+interleaved over --repeat repetitions (medians):
+
+1. The trivial grid of ``bench_core.py`` (N configurations), without xdist
+   (``-p no:xdist``) and with ``-n 2``: cold (empty store), cached (the same
+   command again) and plain ``@pytest.mark.parametrize`` (``-p no:memento``),
+   each mode against its own plain run.
+   Targets: cached / plain <= 0.35 in both modes; cold / plain <= 1.10
+   without xdist and <= 1.15 with ``-n 2``.
+2. A cached rerun of ``example_experiments/`` (scikit-learn) with ``-n 2``
+   against ``-p no:xdist``: with cached items decided and reported on the
+   controller they should be equal within 10 % (xdist's start-up of two
+   workers is what remains).
+
+Usage::
+
+    python benchmarks/bench_workers.py [--size 10000] [--repeat 3] [--profile]
+
+``--profile`` also prints the top of a cProfile of one cached run without
+xdist (where the time goes when a target is missed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import workloads as w
+from bench_core import describe, run
+
+ROOT = Path(__file__).resolve().parent.parent
+MODES = {"no-xdist": ["-p", "no:xdist"], "n2": ["-n", "2"]}
+TARGETS = {("cached", "no-xdist"): 0.35, ("cached", "n2"): 0.35, ("cold", "no-xdist"): 1.10, ("cold", "n2"): 1.15}
+
+
+def verdict(value: float, target: float) -> str:
+    return f"(target <= {target:.2f}: {'pass' if value <= target else 'MISS'})"
+
+
+def trivial_grid(size: int, repeat: int) -> None:
+    rows = int(math.sqrt(size))
+    cols = size // rows
+    size = rows * cols
+    samples: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="memento-bench-") as tmp:
+        root = Path(tmp)
+        w.write_sources(root, w.TRIVIAL_GRID_FILES, rows=rows, cols=cols)
+        run(root, "test_plain.py", ["-p", "no:xdist", "-p", "no:memento"])  # warm caches and bytecode
+        for _ in range(repeat):
+            for mode, extra in MODES.items():
+                shutil.rmtree(root / ".memento", ignore_errors=True)
+                samples.setdefault(("cold", mode), []).append(run(root, "test_matrix.py", extra))
+                samples.setdefault(("cached", mode), []).append(run(root, "test_matrix.py", extra))
+                samples.setdefault(("plain", mode), []).append(run(root, "test_plain.py", [*extra, "-p", "no:memento"]))
+    print(f"1. grid of {size} trivial configurations, {repeat} runs each")
+    for mode in MODES:
+        print(f"  pytest {' '.join(MODES[mode])}")
+        for kind in ("cold", "cached", "plain"):
+            print("    " + describe(kind, samples[(kind, mode)], size))
+        plain = statistics.median(samples[("plain", mode)])
+        for kind in ("cold", "cached"):
+            ratio = statistics.median(samples[(kind, mode)]) / plain
+            print(f"    {kind} / plain = {ratio:.2f}  {verdict(ratio, TARGETS[(kind, mode)])}")
+
+
+def example_grid(repeat: int) -> None:
+    samples: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="memento-bench-") as tmp:
+        root = Path(tmp) / "example_experiments"
+        shutil.copytree(ROOT / "example_experiments", root, ignore=shutil.ignore_patterns(".memento", "__pycache__"))
+        run(root, ".", ["-p", "no:xdist"])  # fill the store
+        for _ in range(repeat):
+            for mode, extra in MODES.items():
+                samples.setdefault(mode, []).append(run(root, ".", extra))
+    print(f"2. cached rerun of example_experiments/, {repeat} runs each")
+    for mode in MODES:
+        print("    " + describe(mode, samples[mode], 1))
+    ratio = statistics.median(samples["n2"]) / statistics.median(samples["no-xdist"])
+    print(f"    -n 2 / no xdist = {ratio:.2f}  (target within 10 %: {'pass' if abs(ratio - 1) <= 0.10 else 'MISS'})")
+
+
+def profile(size: int) -> None:
+    rows = int(math.sqrt(size))
+    with tempfile.TemporaryDirectory(prefix="memento-bench-") as tmp:
+        root = Path(tmp)
+        w.write_sources(root, w.TRIVIAL_GRID_FILES, rows=rows, cols=size // rows)
+        run(root, "test_matrix.py", ["-p", "no:xdist"])
+        out = root / "cached.prof"
+        command = ["-m", "cProfile", "-o", str(out), "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:randomly"]
+        subprocess.run([sys.executable, *command, "test_matrix.py"], cwd=root, capture_output=True, check=True)
+        text = io.StringIO()
+        pstats.Stats(str(out), stream=text).sort_stats("cumulative").print_stats(25)
+        print("3. profile of one cached run without xdist (cumulative, top 25)")
+        print(text.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--only", choices=["grid", "example"], default=None)
+    args = parser.parse_args()
+    if args.only in (None, "grid"):
+        trivial_grid(args.size, args.repeat)
+    if args.only in (None, "example"):
+        example_grid(args.repeat)
+    if args.profile:
+        profile(args.size)
+
+
+if __name__ == "__main__":
+    main()
