@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import os
 import pstats
 import shutil
 import statistics
@@ -105,6 +106,10 @@ def profile(size: int) -> None:
 
 
 def main() -> None:
+    # Users' Python writes bytecode; with PYTHONDONTWRITEBYTECODE (set on some
+    # CI machines) every process would compile the plugin's modules again
+    # (with pytest's assertion rewriting), a cost the plain runs never pay.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
