@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from .baseline import judge, not_reproduced
-from .checkpoint import Checkpoint, checkpoint_path, read_info
+from .checkpoint import Checkpoint, read_info
 from .decide import Action, Decision
 from .expand import Case, display_label
 from .fingerprint import Fingerprint, InputError
@@ -327,7 +327,7 @@ def store_if_passed(item: pytest.Item) -> None:
         session.store.put(case.key, record, payload, defer=quick, code=code)
     except OSError as exc:
         pytest.fail(
-            f"pytest-memento: could not store the result of {item.name} in {session.store.root}: {exc}",
+            f"pytest-memento: could not store the result of {item.name} in {session.store.location}: {exc}",
             pytrace=False,
         )
     if checkpoint is not None:
@@ -363,12 +363,7 @@ def checkpoint_for(item: pytest.Item) -> Checkpoint:
         fingerprint = fingerprint_of(item, case).value
     else:
         key, label = node_key(item.nodeid), {"nodeid": item.nodeid}
-    state.checkpoint = Checkpoint(
-        checkpoint_path(session.settings.store_dir, key),
-        key=key,
-        label=label,
-        fresh=session.settings.rerun,
-        signer=session.settings.signer,
-        fingerprint=fingerprint,
+    state.checkpoint = session.store.open_checkpoint(
+        key, label=label, fresh=session.settings.rerun, signer=session.settings.signer, fingerprint=fingerprint
     )
     return state.checkpoint

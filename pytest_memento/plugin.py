@@ -23,7 +23,16 @@ from .session import MementoSession
 from .settings import EMAIL_INI, Settings, SettingsError, Sources, resolve
 from .state import SESSION_KEY
 
-HELP_DIR = "Where results and checkpoints live (default: .memento under rootdir; env MEMENTO_DIR)."
+HELP_DIR = (
+    "Where results and checkpoints live: a directory, or an fsspec URL such as s3://bucket/prefix "
+    "(default: .memento under rootdir; env MEMENTO_DIR)."
+)
+HELP_STORAGE_OPTIONS = (
+    "fsspec storage options for a store URL, as a JSON object (env MEMENTO_STORAGE_OPTIONS); never printed."
+)
+HELP_CACHE_DIR = (
+    "Where a store URL's local mirror lives (default $XDG_CACHE_HOME/pytest-memento; env MEMENTO_CACHE_DIR)."
+)
 HELP_RERUN = "Run every configuration again and replace stored results."
 HELP_CACHED_ONLY = "Run nothing: report stored configurations, skip the rest as not cached."
 HELP_EXPORT = "Write the run's results table to PATH (.csv, .json or .md by extension); may be given several times."
@@ -92,6 +101,8 @@ OPTIONS = (
 #: ini keys holding strings (memento_seed is a bool, parsed by pytest).
 INI = {
     "memento_dir": HELP_DIR + " Relative to rootdir.",
+    "memento_storage_options": HELP_STORAGE_OPTIONS,
+    "memento_cache_dir": HELP_CACHE_DIR + " Relative to rootdir.",
     "memento_table": HELP_TABLE,
     "memento_webhook": HELP_WEBHOOK,
     **EMAIL_INI,
