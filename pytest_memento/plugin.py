@@ -227,6 +227,7 @@ def pytest_configure(config: pytest.Config) -> None:
         json_report=bool(getattr(config.option, "json_report", False)),
     )
     config.pluginmanager.register(summary.ReportObserver(session, config), "memento-observer")
+    lifecycle.check_remote_before_workers(config)
     plan_hooks.register(config)
     # Installed but idle: the SIGTERM handler and the store wait until the
     # run turns out to use pytest-memento (lifecycle.activate).

@@ -589,14 +589,23 @@ class Mirror:
             with contextlib.suppress(OSError):
                 staged.unlink()
             raise
-        self.mark(relative, len(data), "own")
+        self._mark_uploaded(relative, len(data))
         return target
+
+    def _mark_uploaded(self, relative: str, size: int) -> None:
+        # The version the remote gave it: an object overwritten later (damage,
+        # a foreign writer) differs from it and is downloaded again.
+        try:
+            info = self.remote.info(relative)
+        except RemoteError:
+            info = None
+        self.mark(relative, size, info.version if info is not None and info.size == size else "own")
 
     def publish(self, path: Path) -> None:
         """Upload the cache file at ``path`` to its object (atomically)."""
         relative = self.relative(path)
         self.remote.upload(relative, path)
-        self.mark(relative, path.stat().st_size, "own")
+        self._mark_uploaded(relative, path.stat().st_size)
 
     def unpublish(self, path: Path) -> None:
         """Delete the object the cache file at ``path`` mirrors."""

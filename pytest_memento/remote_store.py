@@ -77,6 +77,7 @@ def store_exists(location: StoreLocation) -> bool:
         return (location.path / "CACHEDIR.TAG").is_file()
     remote = Remote(location.url, location.options)
     try:
+        remote.check()
         return remote.exists("README.md") or bool(remote.listing(_SEGMENTS))
     except RemoteError as exc:
         raise StoreError(str(exc)) from None

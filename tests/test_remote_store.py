@@ -55,8 +55,12 @@ def meta(experiment: str = "e", **metrics: Any) -> dict[str, Any]:
 
 
 def test_urls_are_told_from_paths() -> None:
-    assert is_url("s3://bucket/prefix") and is_url("memory://x") and is_url("file:///tmp/x")
-    assert not is_url("/tmp/store") and not is_url("C:\\store") and not is_url(".memento")
+    assert is_url("s3://bucket/prefix")
+    assert is_url("memory://x")
+    assert is_url("file:///tmp/x")
+    assert not is_url("/tmp/store")
+    assert not is_url("C:\\store")
+    assert not is_url(".memento")
     assert display_url("ftp://user:pw@host/dir/") == "ftp://***@host/dir"
     assert display_url("s3://bucket/prefix/") == "s3://bucket/prefix"
 
@@ -65,7 +69,9 @@ def test_one_bucket_name_on_two_endpoints_is_two_caches(tmp_path: Path) -> None:
     one = cache_dir_for("s3://b/p", {"client_kwargs": {"endpoint_url": "http://a:1"}}, tmp_path, {})
     other = cache_dir_for("s3://b/p", {}, tmp_path, {"AWS_ENDPOINT_URL": "http://b:2"})
     same = cache_dir_for("s3://b/p/", {}, tmp_path, {"AWS_ENDPOINT_URL": "http://b:2"})
-    assert one != other and other == same and one.parent == tmp_path
+    assert one != other
+    assert other == same
+    assert one.parent == tmp_path
 
 
 def test_results_round_trip_through_another_cache(url: str, tmp_path: Path) -> None:
@@ -80,7 +86,8 @@ def test_results_round_trip_through_another_cache(url: str, tmp_path: Path) -> N
     blob = next((tmp_path / "two" / "results" / "blobs").rglob("*.pkl"), None) if (tmp_path / "two").exists() else None
     assert blob is None  # blobs are downloaded when read, not when listed
     entry_a, entry_b = reader.get(KEY_A), reader.get(KEY_B)
-    assert entry_a is not None and entry_b is not None
+    assert entry_a is not None
+    assert entry_b is not None
     assert reader.load_result(entry_a) == {"small": 1}
     assert reader.load_result(entry_b) == large
     assert store_exists(StoreLocation(tmp_path / "two", url))
@@ -99,7 +106,8 @@ def test_each_write_is_one_sealed_object_and_nothing_stays_in_the_outbox(url: st
     base = url.split("://", 1)[1]
     for name in names:
         data = memory.cat_file(f"/{base}/results/segments/{name}")
-        assert data.startswith(b'{"op":"env"') and data.endswith(encode_line({"op": "end"}))
+        assert data.startswith(b'{"op":"env"')
+        assert data.endswith(encode_line({"op": "end"}))
     assert not list((tmp_path / "c" / "outbox").iterdir())
 
 
@@ -136,7 +144,8 @@ def test_gc_compacts_remotely_and_removed_records_never_come_back(url: str, tmp_
     removed = compact(remover, older_than=0)
     assert len(removed) == 4
     names = remote_names(url)
-    assert len(names) == 1 and names[0].startswith("compacted-")
+    assert len(names) == 1
+    assert names[0].startswith("compacted-")
     early.refresh()
     assert sorted(early.keys()) == [KEY_A, KEY_C]  # its cached copies of the old segments are gone
     assert len(list((tmp_path / "early" / "results" / "segments").iterdir())) == 1
@@ -184,7 +193,8 @@ def test_a_signed_store_refuses_a_planted_unsigned_record(url: str, tmp_path: Pa
     planter.close()
     reader = opened(url, tmp_path / "r", signer=signer)
     entry = reader.get(KEY_A)
-    assert entry is not None and reader.load_result(entry) == "good"
+    assert entry is not None
+    assert reader.load_result(entry) == "good"
     assert reader.keys() == {KEY_A}
     assert KEY_B in reader.scan().refused
 
@@ -241,15 +251,18 @@ def test_settings_resolve_urls_options_and_cache(tmp_path: Path) -> None:
         "MEMENTO_STORAGE_OPTIONS": '{"anon": false}',
     }
     location = resolve_store(sources(tmp_path, env, {"memento_storage_options": '{"anon": true}'}))
-    assert location.url == "memory://bkt/p" and dict(location.options) == {"anon": False}
-    assert location.path.parent == tmp_path / "cache" and (location.path / "CACHEDIR.TAG").is_file()
+    assert location.url == "memory://bkt/p"
+    assert dict(location.options) == {"anon": False}
+    assert location.path.parent == tmp_path / "cache"
+    assert (location.path / "CACHEDIR.TAG").is_file()
     assert "anon" not in repr(location)
     bad = {**env, "MEMENTO_STORAGE_OPTIONS": '{"secret": "hunter22"'}
     with pytest.raises(SettingsError, match="MEMENTO_STORAGE_OPTIONS: not valid JSON") as caught:
         resolve_store(sources(tmp_path, bad))
     assert "hunter22" not in str(caught.value)
     plain = resolve_store(sources(tmp_path, {}), create=False)
-    assert plain.url is None and plain.path == tmp_path / ".memento"
+    assert plain.url is None
+    assert plain.path == tmp_path / ".memento"
     assert type(open_store(plain)) is ResultStore
 
 
@@ -258,7 +271,9 @@ def test_a_missing_protocol_package_names_the_extra(tmp_path: Path, monkeypatch:
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "s3fs" else real(name, *a))
-    with pytest.raises(SettingsError, match=r"MEMENTO_DIR: the s3:// protocol needs s3fs: pip install 'pytest-memento\[s3\]'"):
+    with pytest.raises(
+        SettingsError, match=r"MEMENTO_DIR: the s3:// protocol needs s3fs: pip install 'pytest-memento\[s3\]'"
+    ):
         resolve_store(sources(tmp_path, {"MEMENTO_DIR": "s3://b/p", "MEMENTO_CACHE_DIR": str(tmp_path)}))
 
 
