@@ -49,8 +49,8 @@ HELP_VERIFY = (
     "fail those whose metrics differ."
 )
 HELP_SHARD = (
-    "Run only shard K of N (1-based) of the selected configurations, or 'auto' to read it from Slurm array "
-    "or CI variables."
+    "Run only shard K of N (1-based) of the selected configurations, or 'auto' to read it from Slurm array, "
+    "CI or Kubernetes Indexed Job variables."
 )
 HELP_WEBHOOK = "POST a JSON summary (Slack/Teams 'text' field) to URL when the run ends (env MEMENTO_WEBHOOK)."
 HELP_RETRIES = (

@@ -401,7 +401,8 @@ class Remote:
         fs = self.fs
         target = self.path(name)
         staged = self.protocol in ("file", "local")
-        tmp = f"{self.root}/{name.rsplit('/', 1)[0]}/.{name.rsplit('/', 1)[-1]}.{secrets.token_hex(4)}.tmp"
+        folder, _, base = name.rpartition("/")
+        tmp = f"{self.path(folder)}/.{base}.{secrets.token_hex(4)}.tmp"
         where = tmp if staged else target
         try:
             if staged:

@@ -33,7 +33,7 @@ from typing import Any
 from .checkpoint import Checkpoint, CheckpointError, checkpoint_path
 from .layout import README, StoreError, ensure_store_dir
 from .remote import Mirror, Remote, RemoteError, cache_dir_for, display_url
-from .segments import Entry, encode_line
+from .segments import Entry, encode_line, mtime
 from .signing import Signer
 from .store import SEGMENT_SUFFIX, ResultStore, host_name
 
@@ -179,7 +179,8 @@ class MirroredStore(ResultStore):
         self.mirror.publish(path)
 
     def unpublish(self, path: Path) -> None:
-        self.mirror.unpublish(path)
+        if self.mirror.outbox not in path.parents:  # staged segments were never uploaded
+            self.mirror.unpublish(path)
 
     # -- checkpoints and gc -----------------------------------------------------
 
@@ -209,7 +210,8 @@ class MirroredStore(ResultStore):
         )
 
     def blob_garbage(self, referenced: set[str], cutoff: float, unreadable: bool) -> list[Path]:
-        found: list[Path] = []
+        # Segments a killed writer staged but never uploaded (only ever local).
+        found = [path for path in self.mirror.outbox.glob("*") if mtime(path) < cutoff]
         if unreadable:
             return found
         try:

@@ -165,7 +165,7 @@ import pytest_memento as memento
 @memento.matrix(parameters={{"i": list(range(40))}})
 def exp(config):
     start = time.time()
-    time.sleep(0.1)
+    time.sleep(0.5)  # ten per process: five seconds each, so the four overlap whatever their start-up
     with open({str(log)!r}, "a") as out:
         out.write(f"{{os.getpid()}} {{start}} {{time.time()}}\\n")
     return {{"i": config.i}}

@@ -293,3 +293,20 @@ def test_local_stores_never_import_fsspec(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_file_urls_upload_through_a_temp_name(tmp_path: Path) -> None:
+    remote_dir = tmp_path / "shared"
+    url = f"file://{remote_dir}"
+    store = opened(url, tmp_path / "cache").create()
+    store.put(KEY_A, meta(x=1), pickle.dumps(1))
+    store.close()
+    files = sorted(p.relative_to(remote_dir).as_posix() for p in remote_dir.rglob("*") if p.is_file())
+    assert files[0] == "README.md"
+    assert len(files) == 2
+    assert files[1].startswith("results/segments/")
+    assert files[1].endswith(".seg")  # no temp file left behind
+    other = opened(url, tmp_path / "other-cache")
+    entry = other.get(KEY_A)
+    assert entry is not None
+    assert other.load_result(entry) == 1
