@@ -33,11 +33,14 @@ from .checkpoint import iter_checkpoints
 from .compaction import SAFE_AGE, compact
 from .files import atomic_write
 from .html_report import write_report
+from .layout import StoreError
 from .paper import FORMATS as PAPER_FORMATS
 from .paper import Layout, render_tables
 from .project import experiment_exists, find_project
 from .records import Record, records_from_entries
-from .settings import SettingsError, Sources, resolve_secret, resolve_store_dir
+from .remote import RemoteError
+from .remote_store import StoreLocation, open_store, store_exists
+from .settings import SettingsError, Sources, resolve_secret, resolve_store
 from .store import Entry, ResultStore
 from .tables import EXPORT_FORMATS, render, rows_from_entries, write_export
 
@@ -53,20 +56,36 @@ def _sources(explicit: str | None) -> Sources:
 
 
 def find_store(explicit: str | None, *, create: bool = False) -> Path:
+    """The directory of the store the plugin would use from here (for a
+    URL, its cache directory); see :func:`find_location`."""
+    return find_location(explicit, create=create).path
+
+
+def find_location(explicit: str | None, *, create: bool = False) -> StoreLocation:
     """The store the plugin would use from here: ``--dir``, then
     ``MEMENTO_DIR``, then ini ``memento_dir``, then ``<rootdir>/.memento``
-    (rootdir found as pytest finds it; see :mod:`.project`)."""
+    (rootdir found as pytest finds it; see :mod:`.project`); a directory or
+    an fsspec URL, which must hold a store."""
     sources = _sources(explicit)
     try:
-        path = resolve_store_dir(sources, create=create)
+        location = resolve_store(sources, create=create)
     except SettingsError as exc:
         raise CliError(str(exc)) from None
+    if location.url is not None:
+        try:
+            found = store_exists(location)
+        except StoreError as exc:
+            raise CliError(str(exc)) from None
+        if not found:
+            raise CliError(f"{location.shown} is not a pytest-memento store (no README.md or segments there)")
+        return location
+    path = location.path
     chosen = explicit or os.environ.get("MEMENTO_DIR", "").strip() or sources.ini_text("memento_dir")
     if not chosen and not path.exists():
         raise CliError(f"no .memento store here or in a parent directory (looked for {path}); pass --dir PATH")
     if not (path / "CACHEDIR.TAG").is_file():
         raise CliError(f"{path} is not a pytest-memento store (no CACHEDIR.TAG); pass --dir PATH")
-    return path
+    return location
 
 
 def _problems(messages: list[str]) -> None:
@@ -80,10 +99,10 @@ def _open(args: argparse.Namespace) -> tuple[ResultStore, list[str]]:
     """The store, with the secret resolved exactly as the plugin resolves it
     (environment, then the ini file pytest would read from here)."""
     problems: list[str] = []
-    root = find_store(args.dir)
+    location = find_location(args.dir)
     signer = resolve_secret(_sources(args.dir))
     args.store_problems = problems  # main() exits 1 when the store had problems
-    return ResultStore(root, on_problem=problems.append, signer=signer), problems
+    return open_store(location, on_problem=problems.append, signer=signer), problems
 
 
 def _refused_note(store: ResultStore) -> None:
@@ -219,7 +238,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(
                 f"{entry.key[:12]}  {label}  {status}  {_age(now - entry.time)}  {entry.duration:.2f}s  {_format_metrics(dict(entry.metrics))}"
             )
-        print(f"{len(chosen)} result(s) in {store.root}")
+        print(f"{len(chosen)} result(s) in {store.location}")
     _refused_note(store)
     _problems(problems)
     return 0
@@ -281,7 +300,7 @@ def cmd_clear(args: argparse.Namespace) -> int:
     store, problems = _open(args)
     if args.experiment is None and not args.where and not args.stale:
         if not args.yes:
-            raise CliError(f"this removes every result in {store.root}; add --yes")
+            raise CliError(f"this removes every result in {store.location}; add --yes")
         # del records naming what was seen (a write that fails raises: nothing
         # is reported removed), then the space of finished segments back.
         count = store.clear()
@@ -299,6 +318,7 @@ def cmd_clear(args: argparse.Namespace) -> int:
 
 def cmd_checkpoints(args: argparse.Namespace) -> int:
     store, problems = _open(args)
+    store.sync_checkpoints()
     found = list(iter_checkpoints(store.root))
     for info in found:
         label = info.label.get("nodeid") or info.key[:12]
@@ -311,7 +331,13 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 def cmd_slurm(args: argparse.Namespace) -> int:
     from .slurm import ArrayJob, SlurmError, submit, wait
 
-    store = find_store(args.dir, create=True).resolve()
+    location = find_location(args.dir, create=True)
+    if location.url is not None:
+        raise CliError(
+            f"memento slurm needs the store on the cluster's shared filesystem (its scripts and logs go there), "
+            f"not {location.shown}; run `pytest --memento-dir {location.shown} --memento-shard auto` in your own job"
+        )
+    store = location.path.resolve()
     job = ArrayJob(
         pytest_args=tuple(args.pytest_args),
         store=store,
@@ -341,24 +367,29 @@ def cmd_slurm(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """Copy the results and checkpoints of SRC stores into DEST (created if missing)."""
-    from .layout import StoreError, ensure_store_dir
     from .merging import merge_stores
 
     signer = resolve_secret(_sources(args.dir))
+    problems: list[str] = []
+    target = _merge_location(args.dest)
+    dest = open_store(target, on_problem=problems.append, signer=signer)
     try:
-        ensure_store_dir(Path(args.dest))
+        dest.create()
     except StoreError as exc:
         raise CliError(f"merge: {exc}") from None
-    problems: list[str] = []
     sources = []
     for text in args.sources:
-        path = Path(text)
-        if not (path / "CACHEDIR.TAG").is_file():
-            raise CliError(f"merge: {path} is not a pytest-memento store (no CACHEDIR.TAG)")
-        if path.resolve() == Path(args.dest).resolve():
-            raise CliError(f"merge: {path} is the destination")
-        sources.append(ResultStore(path, on_problem=problems.append, signer=signer))
-    dest = ResultStore(Path(args.dest), on_problem=problems.append, signer=signer)
+        location = _merge_location(text)
+        try:
+            found = store_exists(location)
+        except StoreError as exc:
+            raise CliError(f"merge: {exc}") from None
+        if not found:
+            what = "no CACHEDIR.TAG" if location.url is None else "no README.md or segments there"
+            raise CliError(f"merge: {location.shown} is not a pytest-memento store ({what})")
+        if _same_store(location, target):
+            raise CliError(f"merge: {location.shown} is the destination")
+        sources.append(open_store(location, on_problem=problems.append, signer=signer))
     try:
         report = merge_stores(dest, sources)
     finally:
@@ -369,6 +400,21 @@ def cmd_merge(args: argparse.Namespace) -> int:
         print(line)
     _problems(problems)
     return 0
+
+
+def _merge_location(text: str) -> StoreLocation:
+    """A store named on merge's command line (a directory or a URL, with
+    the storage options and cache directory resolved as for ``--dir``)."""
+    try:
+        return resolve_store(_sources(text), create=False)
+    except SettingsError as exc:
+        raise CliError(f"merge: {exc}") from None
+
+
+def _same_store(one: StoreLocation, other: StoreLocation) -> bool:
+    if one.url is not None or other.url is not None:
+        return one.path == other.path
+    return one.path.resolve() == other.path.resolve()
 
 
 def _forget(store: ResultStore, chosen: list[tuple[Entry, dict[str, Any]]], dry_run: bool) -> int:
@@ -386,6 +432,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     deleted = _forget(store, _selected(store, None, None, deleted=True), args.dry_run) if args.deleted else 0
     removed = compact(store, older_than=args.older_than, dry_run=args.dry_run)
     now = time.time()
+    store.sync_checkpoints()
     for info in iter_checkpoints(store.root):
         # Orphans: their configuration has a result now, or nothing saved them
         # for long (by the file's time; never one saved in the last SAFE_AGE).
@@ -395,9 +442,10 @@ def cmd_gc(args: argparse.Namespace) -> int:
             removed.append(info.path)
             if not args.dry_run:
                 info.path.unlink(missing_ok=True)
+                store.unpublish(info.path)
     verb = "would remove" if args.dry_run else "removed"
     for path in removed:
-        print(f"{verb} {path}")
+        print(f"{verb} {store.where(path)}")
     if args.stale:
         print(f"{'would forget' if args.dry_run else 'forgot'} {forgotten} stale result(s)")
     if args.deleted:
@@ -422,7 +470,7 @@ def _paper_records(args: argparse.Namespace) -> tuple[list[Record], list[str]]:
     records = list(records_from_entries(_selected(store, args.experiment)))
     if not records:
         which = f" of an experiment matching {args.experiment!r}" if args.experiment else ""
-        raise CliError(f"no stored results{which} in {store.root}")
+        raise CliError(f"no stored results{which} in {store.location}")
     return records, problems
 
 
@@ -462,7 +510,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not path.parent.is_dir():
         raise CliError(f"{path}: the directory {path.parent} does not exist")
     records, problems = _paper_records(args)
-    source = f"memento report: {len(records)} stored configuration(s) in {find_store(args.dir)}"
+    source = f"memento report: {len(records)} stored configuration(s) in {find_location(args.dir).shown}"
     write_report(path, records, title=args.title, source=source, spread=args.spread, over=_names(args.over, "--over"))
     print(f"wrote the report of {len(records)} configuration(s) to {path}", file=sys.stderr)
     _problems(problems)
@@ -502,7 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir",
         "--memento-dir",
         dest="dir",
-        help="the store (default: $MEMENTO_DIR, else the nearest .memento upwards)",
+        help="the store: a directory or an fsspec URL such as s3://bucket/prefix "
+        "(default: $MEMENTO_DIR, else the nearest .memento upwards)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -604,6 +653,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"memento: error: {exc}\n")
     except BrokenPipeError:  # `memento list | head`
         return 0
+    except RemoteError as exc:  # it names the URL and what failed
+        parser.exit(1, f"memento: error: {exc}; nothing was changed by the failed operation\n")
     except OSError as exc:  # a read-only store, a full disk: one line, nothing claimed
         where = exc.filename or getattr(args, "dir", None) or "the store"
         parser.exit(1, f"memento: error: {where}: {exc.strerror or exc}; nothing was changed by the failed write\n")

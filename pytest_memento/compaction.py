@@ -148,6 +148,7 @@ def compact(store: ResultStore, *, older_than: float = 86400.0, dry_run: bool = 
             if path.suffix != SEGMENT_SUFFIX:
                 with contextlib.suppress(OSError):
                     path.unlink()
+                _unpublish(store, path)
         store.refresh()
     return sorted(set(doomed))
 
@@ -155,13 +156,7 @@ def compact(store: ResultStore, *, older_than: float = 86400.0, dry_run: bool = 
 def _garbage(store: ResultStore, scan: Scan, cutoff: float, unreadable: bool) -> list[Path]:
     """Unreferenced blobs and temp files older than ``cutoff``."""
     referenced = {entry.blob for entry in scan.all_live() if entry.blob}
-    found: list[Path] = []
-    if store.blobs.is_dir():
-        for path in store.blobs.rglob("*"):
-            unused = path.suffix == ".pkl" and path.name not in referenced and not unreadable
-            garbage = unused or path.name.endswith(TMP_SUFFIX)
-            if garbage and not path.is_symlink() and path.is_file() and mtime(path) < cutoff:
-                found.append(path)
+    found = store.blob_garbage(referenced, cutoff, unreadable)
     for directory in (store.segments, store.root / "checkpoints"):
         if directory.is_dir():
             # Temp files of segment compactions and checkpoint saves a kill interrupted.
@@ -203,6 +198,14 @@ def _write_compacted(
     store.segments.mkdir(parents=True, exist_ok=True)
     target = store.segments / f"compacted-{int(time.time())}-{secrets.token_hex(4)}{SEGMENT_SUFFIX}"
     atomic_write(target, b"".join(chunks))
+    store.publish(target)  # a mirrored store: uploaded before any old segment goes
+
+
+def _unpublish(store: ResultStore, path: Path) -> None:
+    try:
+        store.unpublish(path)
+    except OSError as exc:
+        store.on_problem(f"cannot remove {store.where(path)}: {exc.strerror or exc}")
 
 
 def _unlink_unchanged(store: ResultStore, infos: dict[Path, SegmentInfo], doomed: list[Path]) -> list[Path]:
@@ -226,6 +229,7 @@ def _unlink_unchanged(store: ResultStore, infos: dict[Path, SegmentInfo], doomed
                 store.on_problem(f"cannot remove {path}: {exc.strerror or exc}")
                 continue
             removed.append(path)
+            _unpublish(store, path)
             after = os.fstat(handle.fileno()).st_size
             if after > info.file_size:
                 handle.seek(0)
@@ -236,4 +240,5 @@ def _unlink_unchanged(store: ResultStore, infos: dict[Path, SegmentInfo], doomed
         for data in rescued:
             target = store.segments / f"compacted-{int(time.time())}-{secrets.token_hex(4)}{SEGMENT_SUFFIX}"
             atomic_write(target, data + (encode_line({"op": "end"}) if data.endswith(b"\n") else b""))
+            store.publish(target)
     return removed

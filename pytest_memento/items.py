@@ -19,7 +19,7 @@ import pytest
 
 from .baseline import judge, not_reproduced
 from .cases import Case
-from .checkpoint import Checkpoint, checkpoint_path, read_info
+from .checkpoint import Checkpoint, read_info
 from .decide import Action, Decision
 from .fingerprint import Fingerprint, InputError
 from .hashing import jsonable_mapping, node_key
@@ -355,7 +355,7 @@ def store_if_passed(item: pytest.Item) -> None:
         session.store.put(case.key, record, payload, defer=quick, code=code)
     except OSError as exc:
         pytest.fail(
-            f"pytest-memento: could not store the result of {item.name} in {session.store.root}: {exc}",
+            f"pytest-memento: could not store the result of {item.name} in {session.store.location}: {exc}",
             pytrace=False,
         )
     if checkpoint is not None:
@@ -391,12 +391,7 @@ def checkpoint_for(item: pytest.Item) -> Checkpoint:
         fingerprint = fingerprint_of(item, case).value
     else:
         key, label = node_key(item.nodeid), {"nodeid": item.nodeid}
-    state.checkpoint = Checkpoint(
-        checkpoint_path(session.settings.store_dir, key),
-        key=key,
-        label=label,
-        fresh=session.settings.rerun,
-        signer=session.settings.signer,
-        fingerprint=fingerprint,
+    state.checkpoint = session.store.open_checkpoint(
+        key, label=label, fresh=session.settings.rerun, signer=session.settings.signer, fingerprint=fingerprint
     )
     return state.checkpoint

@@ -34,6 +34,7 @@ from .store import StoreError
 __all__ = [
     "activate",
     "activate_if_used",
+    "check_remote_before_workers",
     "close_store",
     "flush_store",
     "is_active",
@@ -63,6 +64,21 @@ def activate(config: pytest.Config, *, create: bool = True) -> None:
             session.store.create()
         except StoreError as exc:
             raise pytest.UsageError(f"pytest-memento: {exc}") from None
+
+
+def check_remote_before_workers(config: pytest.Config) -> None:
+    """A store at a URL that cannot be reached (no bucket, bad credentials,
+    no endpoint) is a usage error of the xdist controller, before workers
+    start: a worker that stopped with it would be a crashed worker."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None or session.settings.store_url is None or hasattr(config, "workerinput"):
+        return
+    if getattr(config.option, "dist", "no") == "no" or not getattr(config.option, "tx", None):
+        return
+    try:
+        session.store.create()
+    except StoreError as exc:
+        raise pytest.UsageError(f"pytest-memento: {exc}") from None
 
 
 def activate_if_used(config: pytest.Config, items: list[pytest.Item]) -> None:

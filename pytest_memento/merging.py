@@ -65,9 +65,9 @@ def merge_stores(dest: ResultStore, sources: list[ResultStore]) -> MergeReport:
 def _merge_results(dest: ResultStore, source: ResultStore, report: MergeReport) -> None:
     scan = source.scan()
     for key in sorted(set(scan.refused) - set(scan.entries)):
-        report.refused.append(f"{key[:12]} from {source.root}: not signed with this store's secret")
+        report.refused.append(f"{key[:12]} from {source.location}: not signed with this store's secret")
     for entry in source.iter_entries():
-        where = f"{entry.key[:12]} from {source.root}"
+        where = f"{entry.key[:12]} from {source.location}"
         if not source.signature_ok(entry):
             report.refused.append(f"{where}: not signed with this store's secret")
             continue
@@ -91,12 +91,14 @@ def _merge_results(dest: ResultStore, source: ResultStore, report: MergeReport) 
 
 
 def _merge_checkpoints(dest: ResultStore, source: ResultStore, report: MergeReport) -> None:
+    source.sync_checkpoints()
+    dest.sync_checkpoints()
     for info in iter_checkpoints(source.root):
         if dest.get(info.key) is not None:
             continue  # finished there: the checkpoint is no longer needed
         if not verified(info.path, dest.signer):
             report.refused.append(
-                f"checkpoint {info.key[:12]} from {source.root}: damaged or not signed with this store's secret"
+                f"checkpoint {info.key[:12]} from {source.location}: damaged or not signed with this store's secret"
             )
             continue
         target = checkpoint_path(dest.root, info.key)
@@ -105,4 +107,5 @@ def _merge_checkpoints(dest: ResultStore, source: ResultStore, report: MergeRepo
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, info.path.read_bytes())
+        dest.publish(target)
         report.checkpoints += 1

@@ -16,13 +16,17 @@ is unpickled, whatever the store holds. pandas is imported only by
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
 
 from .aggregate import Group, group_records
+from .layout import StoreError
 from .paper import flat_records
 from .records import Record, records_from_entries
+from .remote import is_url
+from .remote_store import open_store, store_exists
 from .store import ResultStore
 
 __all__ = ["Results", "load"]
@@ -99,13 +103,28 @@ class Results(Sequence[dict[str, Any]]):
 
 def load(store: str | Path = ".memento", experiment: str | None = None) -> Results:
     """The results stored in ``store`` (of experiments whose id contains
-    ``experiment``, when given). Raises ``ValueError`` when ``store`` is not
+    ``experiment``, when given); ``store`` may be an fsspec URL
+    (``s3://bucket/prefix``). Raises ``ValueError`` when ``store`` is not
     a pytest-memento store."""
-    root = Path(store)
-    if not (root / "CACHEDIR.TAG").is_file():
-        raise ValueError(f"memento.results(): {root} is not a pytest-memento store (no CACHEDIR.TAG)")
     problems: list[str] = []
-    opened = ResultStore(root, on_problem=problems.append)
+    if is_url(str(store)):
+        # A store URL: storage options and cache directory as the plugin resolves them.
+        from .settings import SettingsError, Sources, resolve_store
+
+        here = Path.cwd()
+        try:
+            location = resolve_store(Sources({"memento_dir": str(store)}, {}, os.environ, here, here))
+            found = store_exists(location)
+        except (SettingsError, StoreError) as exc:
+            raise ValueError(f"memento.results(): {exc}") from None
+        if not found:
+            raise ValueError(f"memento.results(): {location.shown} is not a pytest-memento store")
+        root, opened = location.path, open_store(location, on_problem=problems.append)
+    else:
+        root = Path(store)
+        if not (root / "CACHEDIR.TAG").is_file():
+            raise ValueError(f"memento.results(): {root} is not a pytest-memento store (no CACHEDIR.TAG)")
+        opened = ResultStore(root, on_problem=problems.append)
     pairs = []
     try:
         for entry in opened.iter_entries():

@@ -25,7 +25,16 @@ from .settings import Settings, resolve
 from .sources import SettingsError, Sources
 from .state import SESSION_KEY
 
-HELP_DIR = "Where results and checkpoints live (default: .memento under rootdir; env MEMENTO_DIR)."
+HELP_DIR = (
+    "Where results and checkpoints live: a directory, or an fsspec URL such as s3://bucket/prefix "
+    "(default: .memento under rootdir; env MEMENTO_DIR)."
+)
+HELP_STORAGE_OPTIONS = (
+    "fsspec storage options for a store URL, as a JSON object (env MEMENTO_STORAGE_OPTIONS); never printed."
+)
+HELP_CACHE_DIR = (
+    "Where a store URL's local mirror lives (default $XDG_CACHE_HOME/pytest-memento; env MEMENTO_CACHE_DIR)."
+)
 HELP_RERUN = "Run every configuration again and replace stored results."
 HELP_CACHED_ONLY = "Run nothing: report stored configurations, skip the rest as not cached."
 HELP_EXPORT = "Write the run's results table to PATH (.csv, .json or .md by extension); may be given several times."
@@ -42,8 +51,8 @@ HELP_VERIFY = (
     "fail those whose metrics differ."
 )
 HELP_SHARD = (
-    "Run only shard K of N (1-based) of the selected configurations, or 'auto' to read it from Slurm array "
-    "or CI variables."
+    "Run only shard K of N (1-based) of the selected configurations, or 'auto' to read it from Slurm array, "
+    "CI or Kubernetes Indexed Job variables."
 )
 HELP_WEBHOOK = "POST a JSON summary (Slack/Teams 'text' field) to URL when the run ends (env MEMENTO_WEBHOOK)."
 HELP_RETRIES = (
@@ -94,6 +103,8 @@ OPTIONS = (
 #: ini keys holding strings (memento_seed is a bool, parsed by pytest).
 INI = {
     "memento_dir": HELP_DIR + " Relative to rootdir.",
+    "memento_storage_options": HELP_STORAGE_OPTIONS,
+    "memento_cache_dir": HELP_CACHE_DIR + " Relative to rootdir.",
     "memento_table": HELP_TABLE,
     "memento_webhook": HELP_WEBHOOK,
     **EMAIL_INI,
@@ -218,6 +229,7 @@ def pytest_configure(config: pytest.Config) -> None:
         json_report=bool(getattr(config.option, "json_report", False)),
     )
     config.pluginmanager.register(summary.ReportObserver(session, config), "memento-observer")
+    lifecycle.check_remote_before_workers(config)
     plan_hooks.register(config)
     # Installed but idle: the SIGTERM handler and the store wait until the
     # run turns out to use pytest-memento (lifecycle.activate).

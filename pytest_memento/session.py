@@ -21,6 +21,7 @@ from .fingerprint import Fingerprint, FingerprintCache, InputError
 from .hashing import jsonable
 from .outcome import Outcome, Status
 from .provenance import environment, packages_of
+from .remote_store import open_store
 from .settings import Settings
 from .store import ResultStore
 
@@ -140,7 +141,7 @@ class MementoSession:
         self._last_failed = last_failed
         self._problems: list[str] = []
         self._fresh: dict[int, Outcome] = {}
-        self.store = ResultStore(settings.store_dir, on_problem=self._problems.append, signer=settings.signer)
+        self.store = open_store(settings.location, on_problem=self._problems.append, signer=settings.signer)
         self.store.set_environment(environment(rootdir))
         self.fingerprints = FingerprintCache(rootdir)
         self._packages: dict[str, dict[str, str]] = {}
@@ -239,6 +240,8 @@ class MementoSession:
         )
 
     def describe_store(self) -> str:
+        if self.settings.store_url is not None:
+            return self.settings.location.shown
         try:
             return os.path.relpath(self.settings.store_dir)
         except ValueError:  # other drive on Windows

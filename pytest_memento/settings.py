@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .baseline import Baseline, BaselineError
 from .layout import check_store_dir
 from .notifier_settings import Notifiers, resolve_notifiers
+from .remote import Remote, RemoteError, is_url, missing_package, parse_storage_options
+from .remote_store import StoreLocation
 from .shard import ShardError, parse_shard
 from .signing import DEFAULT_SECRET_ENV, Signer
 from .sources import SettingsError, Sources, parse_bool
@@ -40,6 +44,7 @@ __all__ = [
     "Sources",
     "resolve",
     "resolve_secret",
+    "resolve_store",
     "resolve_store_dir",
 ]
 
@@ -63,6 +68,7 @@ class ReportSettings:
 class Settings:
     """All of a run's settings; built complete, never patched."""
 
+    #: The store directory, or (with ``store_url``) the cache directory mirroring it.
     store_dir: Path
     rerun: bool = False
     cached_only: bool = False
@@ -84,36 +90,100 @@ class Settings:
     threads: ThreadSetting = "auto"
     #: With xdist: the GPUs shared among workers (auto: CUDA_VISIBLE_DEVICES, else nvidia-smi).
     gpus: GpuSetting = "auto"
+    #: The store's fsspec URL (None: ``store_dir`` is the store).
+    store_url: str | None = None
+    #: fsspec storage options for ``store_url`` (may hold secrets: never shown).
+    storage_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def location(self) -> StoreLocation:
+        return StoreLocation(self.store_dir, self.store_url, self.storage_options)
 
 
 # -- one resolver per value -----------------------------------------------
 
 
 def resolve_store_dir(sources: Sources, *, create: bool = True, check: bool = False) -> Path:
+    """The store's directory (for a URL, its cache directory); see :func:`resolve_store`."""
+    return resolve_store(sources, create=create, check=check).path
+
+
+def resolve_store(sources: Sources, *, create: bool = True, check: bool = False) -> StoreLocation:
     """``--memento-dir`` (relative to where the command was run), then
     ``MEMENTO_DIR`` (likewise), then ini ``memento_dir`` (relative to
     rootdir), then ``<rootdir>/.memento``. With ``create``, the directory
     is made (with its ``CACHEDIR.TAG``) or the error names the source; with
     ``check``, nothing is made but the same errors are raised when it could
-    not be (the plugin creates it when a run first needs it)."""
+    not be (the plugin creates it when a run first needs it).
+
+    An fsspec URL (``s3://bucket/prefix``) is a mirrored store: its storage
+    options come from ``MEMENTO_STORAGE_OPTIONS``, else ini
+    ``memento_storage_options`` (JSON), its cache directory lives under
+    ``MEMENTO_CACHE_DIR``, else ini ``memento_cache_dir``, else
+    ``$XDG_CACHE_HOME/pytest-memento`` (``~/.cache/pytest-memento``). Only
+    the URL's form and the protocol's package are checked here; the remote
+    is first reached when the store is created."""
     cli = sources.option("memento_dir")
     if cli is not None:
         if not str(cli).strip():
             raise SettingsError("--memento-dir: empty path")
-        where, path = "--memento-dir", sources.invocation_dir / os.path.expanduser(str(cli))
+        where, text, base = "--memento-dir", str(cli).strip(), sources.invocation_dir
     elif sources.env.get("MEMENTO_DIR", "").strip():
-        where, path = "MEMENTO_DIR", sources.invocation_dir / os.path.expanduser(sources.env["MEMENTO_DIR"])
+        where, text, base = "MEMENTO_DIR", sources.env["MEMENTO_DIR"].strip(), sources.invocation_dir
     elif sources.ini_text("memento_dir"):
-        where, path = "memento_dir (ini)", sources.rootdir / os.path.expanduser(sources.ini_text("memento_dir"))
+        where, text, base = "memento_dir (ini)", sources.ini_text("memento_dir"), sources.rootdir
     else:
-        where, path = "default store", sources.rootdir / ".memento"
-    path = Path(os.path.normpath(path))
+        where, text, base = "default store", "", sources.rootdir
+    if text and is_url(text):
+        return _store_url(sources, where, text, create)
+    path = Path(os.path.normpath(base / os.path.expanduser(text) if text else base / ".memento"))
     if create or check:
         try:
             (ensure_store_dir if create else check_store_dir)(path)
         except StoreError as exc:
             raise SettingsError(f"{where}: {exc}") from None
-    return path
+    return StoreLocation(path)
+
+
+def _store_url(sources: Sources, where: str, url: str, create: bool) -> StoreLocation:
+    try:
+        Remote(url, env={})  # its form only: nothing is imported or reached here
+    except RemoteError as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+    missing = missing_package(url)
+    if missing:
+        raise SettingsError(f"{where}: {missing}")
+    options: dict[str, Any] = {}
+    if sources.env.get("MEMENTO_STORAGE_OPTIONS", "").strip():
+        option_source, option_text = "MEMENTO_STORAGE_OPTIONS", sources.env["MEMENTO_STORAGE_OPTIONS"]
+    else:
+        option_source, option_text = "memento_storage_options (ini)", sources.ini_text("memento_storage_options")
+    if option_text.strip():
+        try:
+            options = parse_storage_options(option_text, option_source)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+    if sources.env.get("MEMENTO_CACHE_DIR", "").strip():
+        cache_where, cache = (
+            "MEMENTO_CACHE_DIR",
+            sources.invocation_dir / os.path.expanduser(sources.env["MEMENTO_CACHE_DIR"].strip()),
+        )
+    elif sources.ini_text("memento_cache_dir"):
+        cache_where, cache = (
+            "memento_cache_dir (ini)",
+            sources.rootdir / os.path.expanduser(sources.ini_text("memento_cache_dir")),
+        )
+    else:
+        xdg = sources.env.get("XDG_CACHE_HOME", "").strip()
+        cache_where, cache = "the cache directory", (Path(xdg) if xdg else Path.home() / ".cache") / "pytest-memento"
+    location = StoreLocation.for_url(url, options, Path(os.path.normpath(cache)), sources.env)
+    try:
+        check_store_dir(location.path)
+        if create:
+            ensure_store_dir(location.path)
+    except StoreError as exc:
+        raise SettingsError(f"{cache_where}: {exc}") from None
+    return location
 
 
 def resolve_secret(sources: Sources) -> Signer | None:
@@ -240,8 +310,11 @@ def resolve(sources: Sources) -> Settings:
     rerun, cached_only = bool(sources.option("memento_rerun")), bool(sources.option("memento_cached_only"))
     if rerun and cached_only:
         raise SettingsError("--memento-rerun and --memento-cached-only contradict each other; give one")
+    location = resolve_store(sources, create=False, check=True)
     return Settings(
-        store_dir=resolve_store_dir(sources, create=False, check=True),
+        store_dir=location.path,
+        store_url=location.url,
+        storage_options=location.options,
         rerun=rerun,
         cached_only=cached_only,
         keep_stale=_keep_stale(sources),

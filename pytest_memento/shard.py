@@ -1,4 +1,5 @@
-"""Deterministic shards of a grid: ``--memento-shard K/N`` and ``auto``.
+"""Deterministic shards of a grid: ``--memento-shard K/N`` and ``auto``
+(Slurm arrays, GitLab CI, Kubernetes Indexed Jobs, our own variables).
 
 Configurations are sorted by key and dealt round-robin, so every process
 that collects the same selection computes the same split, shard sizes
@@ -52,7 +53,32 @@ def parse_shard(spec: str, env: Mapping[str, str]) -> tuple[int, int]:
     return _checked(index, count, f"got {spec!r}")
 
 
+#: A Kubernetes Indexed Job's pod index (0-based); the count is the Job's completions.
+K8S_INDEX = "JOB_COMPLETION_INDEX"
+
+
+def _from_kubernetes(env: Mapping[str, str]) -> tuple[int, int]:
+    """A pod of an Indexed Job: ``JOB_COMPLETION_INDEX`` (0-based) and
+    ``MEMENTO_SHARD_COUNT`` (the Job's ``completions``)."""
+    text = env[K8S_INDEX]
+    if "MEMENTO_SHARD_COUNT" not in env:
+        raise ShardError(
+            f"auto: {K8S_INDEX}={text!r} (a Kubernetes Indexed Job) needs MEMENTO_SHARD_COUNT, "
+            "set to the Job's completions, in the pod's env"
+        )
+    index = _number(text, K8S_INDEX)
+    count = _number(env["MEMENTO_SHARD_COUNT"], "MEMENTO_SHARD_COUNT")
+    read = f"read {K8S_INDEX}={text!r} (0-based), MEMENTO_SHARD_COUNT={env['MEMENTO_SHARD_COUNT']!r}"
+    if count >= 1 and not 0 <= index < count:
+        raise ShardError(
+            f"{K8S_INDEX} must be between 0 and {count - 1} ({read}); is MEMENTO_SHARD_COUNT the Job's completions?"
+        )
+    return _checked(index + 1, count, read)
+
+
 def _from_environment(env: Mapping[str, str]) -> tuple[int, int]:
+    if K8S_INDEX in env and "MEMENTO_SHARD_INDEX" not in env:
+        return _from_kubernetes(env)
     for index_name, count_name, first_name in AUTO_SOURCES:
         if index_name not in env and count_name not in env:
             continue
@@ -70,7 +96,7 @@ def _from_environment(env: Mapping[str, str]) -> tuple[int, int]:
             index = index - first + 1
         return _checked(index, count, read)
     names = ", ".join(f"{index}/{count}" for index, count, _ in AUTO_SOURCES)
-    raise ShardError(f"auto: none of {names} is set")
+    raise ShardError(f"auto: none of {names} ({K8S_INDEX}/MEMENTO_SHARD_COUNT in a Kubernetes Indexed Job) is set")
 
 
 def shard_of(keys: Sequence[str], index: int, count: int) -> list[bool]:

@@ -56,19 +56,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write, open_regular, write_all
+from .checkpoint import Checkpoint, checkpoint_path
+from .files import TMP_SUFFIX, atomic_write, open_regular, write_all
 from .layout import StoreError, ensure_store_dir
-from .segments import (
-    FORMAT,
-    Entry,
-    Scan,
-    SegmentInfo,
-    encode_del,
-    encode_line,
-    encode_put,
-    read_segment,
-    valid_key,
-)
+from .segment_format import FORMAT, Entry, encode_del, encode_line, encode_put, valid_key
+from .segment_index import Scan
+from .segments import SegmentInfo, mtime, read_segment
 from .signing import Signer
 
 __all__ = [
@@ -193,6 +186,52 @@ class ResultStore:
         ensure_store_dir(self.root)
         self._created = True
         return self
+
+    @property
+    def location(self) -> str:
+        """Where the store is, as messages show it (a mirrored store: its URL)."""
+        return str(self.root)
+
+    def where(self, path: Path) -> str:
+        """A file of the store as messages show it."""
+        return str(path)
+
+    # -- files beside the segments (a mirrored store keeps them remote too) --
+
+    def publish(self, path: Path) -> None:
+        """``path`` (a file of the store) was written: a local store has nothing to do."""
+
+    def unpublish(self, path: Path) -> None:
+        """``path`` (a file of the store) was removed: a local store has nothing to do."""
+
+    def sync_checkpoints(self) -> None:
+        """Make ``checkpoints/`` complete before listing it (a local store always is)."""
+
+    def open_checkpoint(
+        self,
+        key: str,
+        *,
+        label: Mapping[str, Any],
+        fingerprint: Any,
+        fresh: bool,
+        signer: Signer | None,
+    ) -> Checkpoint:
+        """The checkpoint of ``key`` in this store."""
+        return Checkpoint(
+            checkpoint_path(self.root, key), key=key, label=label, fresh=fresh, signer=signer, fingerprint=fingerprint
+        )
+
+    def blob_garbage(self, referenced: set[str], cutoff: float, unreadable: bool) -> list[Path]:
+        """Blob files no live record names (none while a segment cannot be
+        read) and temp files, older than ``cutoff`` (for ``memento gc``)."""
+        found: list[Path] = []
+        if self.blobs.is_dir():
+            for path in self.blobs.rglob("*"):
+                unused = path.suffix == ".pkl" and path.name not in referenced and not unreadable
+                garbage = unused or path.name.endswith(TMP_SUFFIX)
+                if garbage and not path.is_symlink() and path.is_file() and mtime(path) < cutoff:
+                    found.append(path)
+        return found
 
     def set_environment(self, env: Mapping[str, Any]) -> None:
         """What this process records once per segment (python, host, ...)."""
@@ -585,12 +624,8 @@ class ResultStore:
         if len(payload) > INLINE_LIMIT:
             # A fresh name per record: gc never removes a blob a writer is about to name.
             blob = f"{key}.{digest[:16]}.{record_id.replace('.', '-')}.pkl"
-            directory = self.blobs / key[:2]
             try:
-                if not self._created:
-                    self.create()
-                directory.mkdir(parents=True, exist_ok=True)
-                atomic_write(directory / blob, payload)
+                self._write_blob(self.blobs / key[:2] / blob, payload)
             except (OSError, StoreError) as exc:
                 error = exc if isinstance(exc, OSError) else OSError(errno.EACCES, str(exc))
                 self.failures.add([_label(meta, key)], _error_text(error))
@@ -625,6 +660,13 @@ class ResultStore:
         self._checked.add(record_id)
         if not defer or time.monotonic() - self._pending_since >= self.max_delay or len(self._pending) >= 10_000:
             self.flush()
+
+    def _write_blob(self, path: Path, payload: bytes) -> None:
+        """Write a payload's blob file (before the record naming it)."""
+        if not self._created:
+            self.create()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, payload)
 
     def flush(self) -> None:
         """Write buffered records (one write) and index them. Raises

@@ -78,7 +78,8 @@ class XdistGlue:
         if self.handoff is None:  # before the first worker starts: the one snapshot all decide from
             self.handoff = ControllerHandoff(self.session.store.snapshot())
         node.workerinput.update(self.handoff.workerinput())
-        node.workerinput["memento_dir"] = str(self.session.settings.store_dir)
+        settings = self.session.settings
+        node.workerinput["memento_dir"] = settings.store_url or str(settings.store_dir)
         # Keys are relative to the project root: a worker (remote ones too) finds it from its own rootdir.
         node.workerinput["memento_root"] = os.path.relpath(self.session.rootdir, node.config.rootpath)
         # Each worker's share of the machine: BLAS/OpenMP threads and a GPU (see workers.py).

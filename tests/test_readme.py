@@ -59,3 +59,39 @@ def test_checkpoint_example_runs_and_resumes(pytester: pytest.Pytester) -> None:
     report = json.loads((pytester.path / "r.json").read_text())
     resumed = [t["metadata"]["memento"].get("resumed", "") for t in report["tests"]]
     assert sum(1 for text in resumed if text.startswith("save #5")) == 1
+
+
+def _section(title: str) -> str:
+    text = README.read_text()
+    start = text.index(title)
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def test_kubernetes_manifest_parses_and_agrees_with_itself() -> None:
+    yaml = pytest.importorskip("yaml", reason="pyyaml is in the test extra")
+    section = _section("## Sharing a store without a shared filesystem")
+    (block,) = re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
+    job = yaml.safe_load(block)
+    assert job["apiVersion"] == "batch/v1"
+    assert job["kind"] == "Job"
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed"
+    assert spec["parallelism"] <= spec["completions"]
+    (container,) = spec["template"]["spec"]["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert int(env["MEMENTO_SHARD_COUNT"]) == spec["completions"]
+    command = container["command"]
+    assert command[0] == "pytest"
+    assert command[command.index("--memento-shard") + 1] == "auto"
+    assert command[command.index("--memento-dir") + 1].startswith("s3://")
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"  # required with per-index backoff
+
+
+def test_storage_options_examples_are_json_objects() -> None:
+    section = _section("## Sharing a store without a shared filesystem")
+    ini = re.search(r"memento_storage_options = (.*)", section)
+    env = re.search(r"MEMENTO_STORAGE_OPTIONS='(.*)'", section)
+    assert ini is not None
+    assert env is not None
+    for text in (ini.group(1), env.group(1)):
+        assert isinstance(json.loads(text), dict)

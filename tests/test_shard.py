@@ -45,6 +45,10 @@ def test_split_depends_on_keys_not_order() -> None:
         ("auto", {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0"}, (4, 4)),
         ("auto", {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "4"}, (1, 4)),
         ("auto", {"CI_NODE_INDEX": "2", "CI_NODE_TOTAL": "3"}, (2, 3)),
+        ("auto", {"JOB_COMPLETION_INDEX": "0", "MEMENTO_SHARD_COUNT": "4"}, (1, 4)),
+        ("auto", {"JOB_COMPLETION_INDEX": "3", "MEMENTO_SHARD_COUNT": "4"}, (4, 4)),
+        # Our own variables win over the pod's index.
+        ("auto", {"JOB_COMPLETION_INDEX": "0", "MEMENTO_SHARD_INDEX": "2", "MEMENTO_SHARD_COUNT": "4"}, (2, 4)),
     ],
 )
 def test_parse_shard(spec: str, env: dict[str, str], expected: tuple[int, int]) -> None:
@@ -66,6 +70,23 @@ def test_parse_shard(spec: str, env: dict[str, str], expected: tuple[int, int]) 
             "read SLURM_ARRAY_TASK_ID='9'",
         ),
         ("auto", {"CI_NODE_INDEX": "2"}, "CI_NODE_INDEX and CI_NODE_TOTAL must both be set"),
+        (
+            "auto",
+            {"JOB_COMPLETION_INDEX": "1"},
+            "JOB_COMPLETION_INDEX='1' (a Kubernetes Indexed Job) needs MEMENTO_SHARD_COUNT",
+        ),
+        (
+            "auto",
+            {"JOB_COMPLETION_INDEX": "4", "MEMENTO_SHARD_COUNT": "4"},
+            "JOB_COMPLETION_INDEX must be between 0 and 3 (read JOB_COMPLETION_INDEX='4' (0-based), MEMENTO_SHARD_COUNT='4')",
+        ),
+        (
+            "auto",
+            {"JOB_COMPLETION_INDEX": "x", "MEMENTO_SHARD_COUNT": "4"},
+            "JOB_COMPLETION_INDEX: expected a whole number",
+        ),
+        ("auto", {"JOB_COMPLETION_INDEX": "0", "MEMENTO_SHARD_COUNT": "0"}, "count must be 1 or more"),
+        ("auto", {}, "(JOB_COMPLETION_INDEX/MEMENTO_SHARD_COUNT in a Kubernetes Indexed Job) is set"),
     ],
 )
 def test_bad_shards(spec: str, env: dict[str, str], message: str) -> None:
