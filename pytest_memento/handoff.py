@@ -54,6 +54,8 @@ def drop_unrun(config: pytest.Config, items: list[pytest.Item]) -> None:
     and write their reports for the controller (see the module docstring)."""
     workerinput: dict[str, Any] = getattr(config, "workerinput", {})
     where = workerinput.get("memento_handoff")
+    if config.option.collectonly:
+        return  # --collect-only lists every selected item
     if not where or not _ours(Path(where), workerinput.get("memento_handoff_token", "")):
         return
     directory = Path(where)
