@@ -40,8 +40,9 @@ from .project import experiment_exists, find_project
 from .records import Record, records_from_entries
 from .remote import RemoteError
 from .remote_store import StoreLocation, open_store, store_exists
+from .segment_format import Entry
 from .settings import SettingsError, Sources, resolve_secret, resolve_store
-from .store import Entry, ResultStore
+from .store import ResultStore
 from .tables import EXPORT_FORMATS, render, rows_from_entries, write_export
 
 

@@ -33,9 +33,11 @@ from typing import Any
 from .checkpoint import Checkpoint, CheckpointError, checkpoint_path
 from .layout import README, StoreError, ensure_store_dir
 from .remote import Mirror, Remote, RemoteError, cache_dir_for, display_url
-from .segments import Entry, encode_line, mtime
+from .segment_format import Entry, encode_line
+from .segments import mtime
 from .signing import Signer
-from .store import SEGMENT_SUFFIX, ResultStore, host_name
+from .store import ResultStore, host_name
+from .store_reader import SEGMENT_SUFFIX
 
 __all__ = ["MirroredCheckpoint", "MirroredStore", "StoreLocation", "open_store", "store_exists"]
 

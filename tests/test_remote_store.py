@@ -19,10 +19,11 @@ fsspec = pytest.importorskip("fsspec", reason="fsspec is not installed (pip inst
 from pytest_memento.compaction import compact  # noqa: E402
 from pytest_memento.remote import Mirror, Remote, RemoteError, cache_dir_for, display_url, is_url  # noqa: E402
 from pytest_memento.remote_store import MirroredStore, StoreLocation, open_store, store_exists  # noqa: E402
-from pytest_memento.segments import encode_line  # noqa: E402
+from pytest_memento.segment_format import encode_line  # noqa: E402
 from pytest_memento.settings import SettingsError, Sources, resolve_store  # noqa: E402
 from pytest_memento.signing import Signer  # noqa: E402
-from pytest_memento.store import INLINE_LIMIT, ResultStore, StoreWriteError  # noqa: E402
+from pytest_memento.store import INLINE_LIMIT, ResultStore  # noqa: E402
+from pytest_memento.write_failures import StoreWriteError  # noqa: E402
 
 KEY_A, KEY_B, KEY_C = "a" * 64, "b" * 64, "c" * 64
 
