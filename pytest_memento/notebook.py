@@ -25,9 +25,9 @@ from .aggregate import Group, group_records
 from .layout import StoreError
 from .paper import flat_records
 from .records import Record, records_from_entries
-from .remote import is_url
 from .remote_store import open_store, store_exists
 from .store import ResultStore
+from .store_urls import is_url
 
 __all__ = ["Results", "load"]
 

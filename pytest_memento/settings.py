@@ -24,11 +24,12 @@ from typing import Any
 from .baseline import Baseline, BaselineError
 from .layout import StoreError, check_store_dir, ensure_store_dir
 from .notifier_settings import Notifiers, resolve_notifiers
-from .remote import Remote, RemoteError, is_url, missing_package, parse_storage_options
+from .remote import Remote, RemoteError
 from .remote_store import StoreLocation
 from .shard import ShardError, parse_shard
 from .signing import DEFAULT_SECRET_ENV, Signer
 from .sources import SettingsError, Sources, parse_bool
+from .store_urls import is_url, missing_package, parse_storage_options
 from .tables import check_export_path
 from .worker_settings import resolve_gpus, resolve_threads
 from .workers import GpuSetting, ThreadSetting
