@@ -109,7 +109,8 @@ def load(store: str | Path = ".memento", experiment: str | None = None) -> Resul
     problems: list[str] = []
     if is_url(str(store)):
         # A store URL: storage options and cache directory as the plugin resolves them.
-        from .settings import SettingsError, Sources, resolve_store
+        from .settings import resolve_store
+        from .sources import SettingsError, Sources
 
         here = Path.cwd()
         try:

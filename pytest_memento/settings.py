@@ -34,14 +34,10 @@ from .tables import check_export_path
 from .worker_settings import resolve_gpus, resolve_threads
 from .workers import GpuSetting, ThreadSetting
 
-# SettingsError and Sources are listed for cli.py alone, which imports them
-# through here until it is split; every other module imports them from sources.
 __all__ = [
     "TABLE_MODES",
     "ReportSettings",
     "Settings",
-    "SettingsError",
-    "Sources",
     "resolve",
     "resolve_secret",
     "resolve_store",
