@@ -38,7 +38,8 @@ from .files import TMP_SUFFIX, atomic_write, open_regular
 from .segment_format import encode_line
 from .segment_index import Scan
 from .segments import Raw, SegmentInfo, mtime, read_segment
-from .store import SEGMENT_SUFFIX, ResultStore, host_name
+from .store import ResultStore, host_name
+from .store_reader import SEGMENT_SUFFIX
 
 __all__ = ["SAFE_AGE", "compact"]
 

@@ -31,8 +31,9 @@ from .cases import Case
 from .fingerprint import Fingerprint
 from .hashing import jsonable
 from .inputs import INPUT_PREFIX, MODULE_PREFIX
+from .segment_format import Entry
 from .settings import Settings
-from .store import Entry, ResultStore
+from .store import ResultStore
 
 __all__ = ["Action", "Decision", "decide", "stale_reason", "what_changed"]
 

@@ -28,8 +28,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from .layout import StoreError
 from .state import GUARDS_KEY, ITEM_KEY, SESSION_KEY, Guards
-from .store import StoreError
 
 __all__ = [
     "activate",

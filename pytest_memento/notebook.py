@@ -25,9 +25,9 @@ from .aggregate import Group, group_records
 from .layout import StoreError
 from .paper import flat_records
 from .records import Record, records_from_entries
-from .remote import is_url
 from .remote_store import open_store, store_exists
 from .store import ResultStore
+from .store_urls import is_url
 
 __all__ = ["Results", "load"]
 
@@ -109,7 +109,8 @@ def load(store: str | Path = ".memento", experiment: str | None = None) -> Resul
     problems: list[str] = []
     if is_url(str(store)):
         # A store URL: storage options and cache directory as the plugin resolves them.
-        from .settings import SettingsError, Sources, resolve_store
+        from .settings import resolve_store
+        from .sources import SettingsError, Sources
 
         here = Path.cwd()
         try:

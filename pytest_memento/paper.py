@@ -17,11 +17,8 @@ from typing import Any
 from .aggregate import Group
 from .paper_layout import DAGGER, Cell, Layout, PaperTable, TableError, build_tables
 
-# Layout is listed for cli.py alone, which imports it through here until it is
-# split; every other module imports it from paper_layout.
 __all__ = [
     "FORMATS",
-    "Layout",
     "flat_records",
     "render_html_tables",
     "render_latex",

@@ -1,45 +1,17 @@
-"""Stores at fsspec URLs (``s3://``, ``gs://``, ``memory://``, ``file://``):
-the remote side of a mirrored store. No pytest; fsspec is imported only
-when a URL is used.
-
-Object stores have no append and no rename, so the store code written for a
-directory (:mod:`.store`, :mod:`.compaction`, :mod:`.checkpoint`) keeps
-working on a local *cache directory* laid out exactly like a local store,
-and :class:`Mirror` keeps that directory in step with the remote prefix::
-
-    <url>/README.md                                      marks the prefix as a store
-    <url>/results/segments/<host>-<pid>-<token>.seg      one immutable object per flush
-    <url>/results/blobs/<key[:2]>/<key>.<sha>.<id>.pkl   payloads over 1 MiB
-    <url>/checkpoints/<key[:2]>/<key>.ckpt               one object per checkpoint
-
-    <cache>/CACHEDIR.TAG, results/, checkpoints/          a store directory
-    <cache>/mirror/<path>@<size>@<version>                empty marker: the cached file at
-                                                          <path> is the remote object of that
-                                                          size and version (ETag, else mtime)
-    <cache>/outbox/                                       segments before their upload
-
-- **Pull** (when a store is opened or refreshed): one listing of the remote
-  segments; objects not cached, or whose size or version changed, are
-  downloaded (written atomically, with the object's time as their mtime);
-  cached copies of objects gone from the remote (``memento gc`` compacted
-  them) are removed with their marker, so compacted-away records never come
-  back. Only marked files are read as segments. Blobs and checkpoints are
-  downloaded when they are read.
-- **Push**: each flush of a writer is one sealed segment (its ``env``
-  record, the records, an ``end`` record), written in the outbox, uploaded
-  under a fresh name, then moved into the cache and marked. An object PUT
-  is atomic (``file://`` uploads go to a temporary name and are moved), so a
-  writer killed at any instant leaves the whole segment or nothing remotely.
-- Segments on the remote are never changed, only added and (by gc, after
-  writing their compacted copy) deleted.
+"""One store prefix at an fsspec URL (``s3://``, ``gs://``, ``memory://``,
+``file://``): :class:`Remote` lists, reads, writes and deletes the objects
+under it, and every failure is a :class:`RemoteError` that says in words
+what failed and where. The cache directory that mirrors the prefix is kept
+in step by :class:`.mirror.Mirror`. No pytest; fsspec is imported only when
+a URL is used.
 
 Credentials come from where the filesystem's own library looks (for s3fs:
 ``AWS_ACCESS_KEY_ID`` and friends, ``~/.aws/config`` and ``credentials``,
 instance roles) and from storage options (``memento_storage_options``).
 Nothing here prints or stores them: options live in memory only, every
 message built from a library's exception has their values (and those of
-secret-looking environment variables) masked, and URLs are shown without
-a ``user:password@`` part.
+secret-looking environment variables, :func:`.store_urls.secret_values`)
+masked, and URLs are shown without a ``user:password@`` part.
 """
 
 from __future__ import annotations
@@ -47,135 +19,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import importlib.util
-import json
 import os
-import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write
+from .store_urls import EXTRAS, FSSPEC_HINT, display_url, endpoint_of, secret_values, split_url
 
-__all__ = [
-    "EXTRAS",
-    "Mirror",
-    "ObjectInfo",
-    "Remote",
-    "RemoteError",
-    "cache_dir_for",
-    "display_url",
-    "is_url",
-    "missing_package",
-    "parse_storage_options",
-]
-
-_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://(.*)$")
-#: What to install for a protocol whose fsspec implementation is missing.
-EXTRAS = {
-    "s3": "pip install 'pytest-memento[s3]' (s3fs)",
-    "s3a": "pip install 'pytest-memento[s3]' (s3fs)",
-    "gs": "pip install 'pytest-memento[gcs]' (gcsfs)",
-    "gcs": "pip install 'pytest-memento[gcs]' (gcsfs)",
-    "az": "pip install adlfs",
-    "abfs": "pip install adlfs",
-}
-_FSSPEC = "pip install 'pytest-memento[remote]' (fsspec)"
-#: The module each protocol's fsspec implementation lives in (checked without importing it).
-_MODULES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
-#: Storage option names whose values are secrets (matched case-insensitively, anywhere in the name).
-_SECRET_NAMES = re.compile(r"secret|token|password|passwd|key|credential|sas|signature|auth", re.IGNORECASE)
-#: Objects downloaded per request batch during a pull.
-_BATCH = 32
+__all__ = ["ObjectInfo", "Remote", "RemoteError"]
 
 
 class RemoteError(OSError):
     """The remote store cannot be used; the message says what and where
     (with every secret masked)."""
-
-
-def is_url(text: str) -> bool:
-    """Whether ``text`` is an fsspec URL (``proto://...``), not a path (a
-    Windows drive ``C:\\`` has one letter before the colon)."""
-    return _URL.match(text.strip()) is not None
-
-
-def missing_package(url: str) -> str | None:
-    """What to install before ``url`` can be used (None: nothing known to be
-    missing). Looks packages up without importing them."""
-    match = _URL.match(url.strip())
-    protocol = match.group(1).lower() if match else ""
-    if importlib.util.find_spec("fsspec") is None:
-        return f"URLs as stores need fsspec: {EXTRAS.get(protocol, _FSSPEC)}"
-    module = _MODULES.get(protocol)
-    if module is not None and importlib.util.find_spec(module) is None:
-        return f"the {protocol}:// protocol needs {module}: {EXTRAS[protocol]}"
-    return None
-
-
-def display_url(url: str) -> str:
-    """``url`` without a ``user:password@`` part and trailing slashes."""
-    match = _URL.match(url.strip())
-    if match is None:
-        return url
-    protocol, rest = match.groups()
-    host, slash, path = rest.partition("/")
-    if "@" in host:
-        host = "***@" + host.rsplit("@", 1)[1]
-    return f"{protocol}://{host}{slash}{path}".rstrip("/")
-
-
-def parse_storage_options(text: str, where: str) -> dict[str, Any]:
-    """Storage options as JSON (an object); ``ValueError`` naming ``where``
-    (never the text: it may hold a secret)."""
-    try:
-        options = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{where}: not valid JSON ({exc.msg} at position {exc.pos})") from None
-    if not isinstance(options, dict):
-        raise ValueError(f"{where}: expected a JSON object of fsspec storage options")
-    return options
-
-
-def _endpoint(protocol: str, options: Mapping[str, Any], env: Mapping[str, str]) -> str:
-    client = options.get("client_kwargs")
-    endpoint = options.get("endpoint_url") or (client.get("endpoint_url") if isinstance(client, Mapping) else None)
-    if endpoint is None and protocol in ("s3", "s3a"):
-        endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
-    return str(endpoint or "")
-
-
-def cache_dir_for(url: str, options: Mapping[str, Any], base: Path, env: Mapping[str, str]) -> Path:
-    """The cache directory of the store at ``url``: ``base/<hash>``, the
-    hash of the URL and its endpoint (one bucket name on two servers is two
-    stores)."""
-    match = _URL.match(url.strip())
-    protocol = match.group(1).lower() if match else ""
-    identity = f"{url.strip().rstrip('/')}\n{_endpoint(protocol, options, env)}"
-    return base / hashlib.sha256(identity.encode()).hexdigest()[:20]
-
-
-def _secrets(options: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
-    found: list[str] = []
-
-    def walk(value: Any, secret: bool) -> None:
-        if isinstance(value, Mapping):
-            for name, item in value.items():
-                walk(item, secret or bool(_SECRET_NAMES.search(str(name))))
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                walk(item, secret)
-        elif secret and isinstance(value, str) and len(value) >= 4:
-            found.append(value)
-
-    walk(options, False)
-    for name, value in env.items():
-        if _SECRET_NAMES.search(name) and len(value) >= 8 and not name.startswith("MEMENTO_SHARD"):
-            found.append(value)
-    return sorted(set(found), key=len, reverse=True)
 
 
 @dataclass(frozen=True)
@@ -216,16 +75,16 @@ class Remote:
     def __init__(
         self, url: str, options: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
     ) -> None:
-        match = _URL.match(url.strip())
-        if match is None:
+        parts = split_url(url)
+        if parts is None:
             raise RemoteError(f"{url!r} is not a URL (expected protocol://location)")
-        if not match.group(2).strip("/"):
+        if not parts[1].strip("/"):
             raise RemoteError(f"{url}: give a bucket or directory (for example s3://bucket/prefix)")
         self.url = url.strip().rstrip("/")
-        self.protocol = match.group(1).lower()
+        self.protocol = parts[0].lower()
         environment = dict(os.environ if env is None else env)
         self.options = dict(options or {})
-        endpoint = _endpoint(self.protocol, self.options, environment)
+        endpoint = endpoint_of(self.protocol, self.options, environment)
         if endpoint and self.protocol in ("s3", "s3a") and "endpoint_url" not in self.options:
             client = dict(self.options.get("client_kwargs") or {})
             client.setdefault("endpoint_url", endpoint)
@@ -236,7 +95,7 @@ class Remote:
             config.setdefault("connect_timeout", 5)
             config.setdefault("retries", {"max_attempts": 3})
             self.options["config_kwargs"] = config
-        self._secrets = _secrets(self.options, environment)
+        self._secrets = secret_values(self.options, environment)
         self.shown = display_url(self.url)
         self._fs: Any = None
         self.root = ""
@@ -254,7 +113,7 @@ class Remote:
             fsspec = importlib.import_module("fsspec")
             importlib.import_module("fsspec.core")
         except ImportError:
-            raise RemoteError(f"{self.shown}: URLs as stores need fsspec: {_FSSPEC}") from None
+            raise RemoteError(f"{self.shown}: URLs as stores need fsspec: {FSSPEC_HINT}") from None
         try:
             fsspec.get_filesystem_class(self.protocol)
         except ImportError as exc:
@@ -433,186 +292,3 @@ class Remote:
             return bool(self.fs.exists(self.path(name)))
         except Exception as exc:
             raise self.error(f"reading {name}", exc) from None
-
-
-class Mirror:
-    """A cache directory kept in step with a :class:`Remote` (see the module docs)."""
-
-    def __init__(self, remote: Remote, cache: Path) -> None:
-        self.remote = remote
-        self.cache = cache
-        self.marks = cache / "mirror"
-        self.outbox = cache / "outbox"
-
-    def relative(self, path: Path) -> str:
-        return path.relative_to(self.cache).as_posix()
-
-    def where(self, path: Path) -> str:
-        """The URL of the object a cache file mirrors."""
-        try:
-            return f"{self.remote.shown}/{self.relative(path)}"
-        except ValueError:
-            return str(path)
-
-    # -- markers ---------------------------------------------------------------
-
-    def _marks(self, directory: str) -> dict[str, tuple[int, str, Path]]:
-        """name -> (size, version, marker) of the marked files of a directory."""
-        found: dict[str, tuple[int, str, Path]] = {}
-        folder = self.marks / directory
-        try:
-            names = os.listdir(folder)
-        except FileNotFoundError:
-            return found
-        for entry in names:
-            parts = entry.rsplit("@", 2)
-            if len(parts) == 3 and parts[1].isdigit():
-                found[parts[0]] = (int(parts[1]), parts[2], folder / entry)
-        return found
-
-    def mark(self, relative: str, size: int, version: str) -> None:
-        directory, _, name = relative.rpartition("/")
-        folder = self.marks / directory
-        folder.mkdir(parents=True, exist_ok=True)
-        self.unmark(relative)
-        (folder / f"{name}@{size}@{version}").touch()
-
-    def unmark(self, relative: str) -> None:
-        directory, _, name = relative.rpartition("/")
-        found = self._marks(directory).get(name)
-        if found is not None:
-            with contextlib.suppress(OSError):
-                found[2].unlink()
-
-    def marked(self, directory: str) -> list[str]:
-        """Names of the marked files of a cache directory that are there."""
-        base = self.cache / directory
-        return sorted(name for name in self._marks(directory) if (base / name).is_file())
-
-    # -- pulling ---------------------------------------------------------------
-
-    def pull(self, directory: str, suffix: str = "") -> None:
-        """Bring the cached copies of ``directory`` in step with the remote:
-        download what is new or changed, remove what is gone."""
-        remote = {
-            info.name.rsplit("/", 1)[-1]: info
-            for info in self.remote.listing(directory).values()
-            if info.name.endswith(suffix) and "/" not in info.name[len(directory) + 1 :]
-        }
-        marks = self._marks(directory)
-        base = self.cache / directory
-        wanted: list[ObjectInfo] = []
-        for name, info in remote.items():
-            found = marks.get(name)
-            if found is not None and found[0] == info.size and (base / name).is_file():
-                if found[1] == info.version:
-                    continue
-                if found[1] == "own":  # uploaded by this cache's writer: take the remote's version
-                    self.mark(f"{directory}/{name}", info.size, info.version)
-                    continue
-            wanted.append(info)
-        for start in range(0, len(wanted), _BATCH):
-            batch = wanted[start : start + _BATCH]
-            data = self.remote.read_many([info.name for info in batch])
-            for info in batch:
-                content = data.get(info.name)
-                if content is None:
-                    continue
-                target = base / info.name.rsplit("/", 1)[-1]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(target, content)
-                if info.modified:
-                    with contextlib.suppress(OSError):
-                        os.utime(target, (info.modified, info.modified))
-                self.mark(f"{directory}/{target.name}", len(content), info.version)
-        gone = [name for name in marks if name not in remote]
-        if gone:
-            # Listed again after the markers were read: an object uploaded (and
-            # marked) by another process of this host meanwhile is in it.
-            again = {info.name.rsplit("/", 1)[-1] for info in self.remote.listing(directory).values()}
-            for name in gone:
-                if name in again:
-                    continue
-                # Gone from the remote (gc compacted it): never read it again.
-                with contextlib.suppress(OSError):
-                    (base / name).unlink()
-                with contextlib.suppress(OSError):
-                    marks[name][2].unlink()
-
-    def fetch(self, path: Path) -> bool:
-        """Make the cached file at ``path`` the remote object's current
-        bytes; False (and no cached copy) when the remote has none."""
-        relative = self.relative(path)
-        info = self.remote.info(relative)
-        directory, _, name = relative.rpartition("/")
-        if info is None:
-            self.unmark(relative)
-            with contextlib.suppress(OSError):
-                path.unlink()
-            return False
-        found = self._marks(directory).get(name)
-        if found is not None and found[0] == info.size and found[1] in (info.version, "own") and path.is_file():
-            return True
-        if not self.remote.download(relative, path):
-            return False
-        self.mark(relative, info.size, info.version)
-        return True
-
-    def fetch_all(self, directory: str, suffix: str) -> None:
-        """Every object under ``directory`` (any depth) cached (checkpoints)."""
-        remote = self.remote.listing(directory)
-        for name in remote:
-            if name.endswith(suffix):
-                self.fetch(self.cache / name)
-        base = self.cache / directory
-        if base.is_dir():
-            for path in base.rglob("*" + suffix):
-                if self.relative(path) not in remote:
-                    self.unmark(self.relative(path))
-                    with contextlib.suppress(OSError):
-                        path.unlink()
-
-    # -- pushing ---------------------------------------------------------------
-
-    def push_segment(self, name: str, data: bytes, segments: Path) -> Path:
-        """Upload one sealed segment and cache it; returns its cached path.
-        Raises :class:`RemoteError` (nothing is visible remotely then)."""
-        self.outbox.mkdir(parents=True, exist_ok=True)
-        staged = self.outbox / name
-        atomic_write(staged, data)
-        relative = f"{self.relative(segments)}/{name}"
-        try:
-            self.remote.upload(relative, data)
-            segments.mkdir(parents=True, exist_ok=True)
-            target = segments / name
-            os.replace(staged, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                staged.unlink()
-            raise
-        self._mark_uploaded(relative, len(data))
-        return target
-
-    def _mark_uploaded(self, relative: str, size: int) -> None:
-        # The version the remote gave it: an object overwritten later (damage,
-        # a foreign writer) differs from it and is downloaded again.
-        try:
-            info = self.remote.info(relative)
-        except RemoteError:
-            info = None
-        self.mark(relative, size, info.version if info is not None and info.size == size else "own")
-
-    def publish(self, path: Path) -> None:
-        """Upload the cache file at ``path`` to its object (atomically)."""
-        relative = self.relative(path)
-        self.remote.upload(relative, path)
-        self._mark_uploaded(relative, path.stat().st_size)
-
-    def unpublish(self, path: Path) -> None:
-        """Delete the object the cache file at ``path`` mirrors."""
-        relative = self.relative(path)
-        self.remote.delete(relative)
-        self.unmark(relative)
-
-    def objects(self, directory: str) -> Iterable[ObjectInfo]:
-        return self.remote.listing(directory).values()

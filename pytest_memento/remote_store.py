@@ -1,5 +1,5 @@
 """A result store at an fsspec URL: :class:`ResultStore` on a local cache
-directory that a :class:`~.remote.Mirror` keeps in step with the remote.
+directory that a :class:`~.mirror.Mirror` keeps in step with the remote.
 
 What differs from a local store is only where segments come from and go:
 
@@ -32,10 +32,14 @@ from typing import Any
 
 from .checkpoint import Checkpoint, CheckpointError, checkpoint_path
 from .layout import README, StoreError, ensure_store_dir
-from .remote import Mirror, Remote, RemoteError, cache_dir_for, display_url
-from .segments import Entry, encode_line, mtime
+from .mirror import Mirror
+from .remote import Remote, RemoteError
+from .segment_format import Entry, encode_line
+from .segments import mtime
 from .signing import Signer
-from .store import SEGMENT_SUFFIX, ResultStore, host_name
+from .store import ResultStore, host_name
+from .store_reader import SEGMENT_SUFFIX
+from .store_urls import cache_dir_for, display_url
 
 __all__ = ["MirroredCheckpoint", "MirroredStore", "StoreLocation", "open_store", "store_exists"]
 

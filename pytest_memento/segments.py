@@ -20,38 +20,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .files import NotRegularFile, open_regular
-from .segment_format import (
-    FORMAT,
-    MAX_LINE,
-    MAX_META,
-    Entry,
-    blob_of,
-    checked,
-    encode_del,
-    encode_line,
-    encode_put,
-    number,
-    signed_del,
-    valid_key,
-)
+from .segment_format import MAX_LINE, MAX_META, Entry, blob_of, checked, number, signed_del, valid_key
 from .segment_index import Scan
 
-# FORMAT, Entry, Scan, encode_* and valid_key are listed for store.py alone, which
-# imports them through here until it is split (it is being reworked for object
-# stores); every other module imports them from segment_format or segment_index.
-__all__ = [
-    "FORMAT",
-    "Entry",
-    "Raw",
-    "Scan",
-    "SegmentInfo",
-    "encode_del",
-    "encode_line",
-    "encode_put",
-    "mtime",
-    "read_segment",
-    "valid_key",
-]
+__all__ = ["Raw", "SegmentInfo", "mtime", "read_segment"]
 
 _START = b'{"op":"'
 

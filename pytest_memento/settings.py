@@ -22,26 +22,22 @@ from pathlib import Path
 from typing import Any
 
 from .baseline import Baseline, BaselineError
-from .layout import check_store_dir
+from .layout import StoreError, check_store_dir, ensure_store_dir
 from .notifier_settings import Notifiers, resolve_notifiers
-from .remote import Remote, RemoteError, is_url, missing_package, parse_storage_options
+from .remote import Remote, RemoteError
 from .remote_store import StoreLocation
 from .shard import ShardError, parse_shard
 from .signing import DEFAULT_SECRET_ENV, Signer
 from .sources import SettingsError, Sources, parse_bool
-from .store import StoreError, ensure_store_dir
+from .store_urls import is_url, missing_package, parse_storage_options
 from .tables import check_export_path
 from .worker_settings import resolve_gpus, resolve_threads
 from .workers import GpuSetting, ThreadSetting
 
-# SettingsError and Sources are listed for cli.py alone, which imports them
-# through here until it is split; every other module imports them from sources.
 __all__ = [
     "TABLE_MODES",
     "ReportSettings",
     "Settings",
-    "SettingsError",
-    "Sources",
     "resolve",
     "resolve_secret",
     "resolve_store",

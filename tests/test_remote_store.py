@@ -1,4 +1,4 @@
-"""The mirrored store (remote.py, remote_store.py) against fsspec's in-memory
+"""The mirrored store (remote.py, mirror.py, remote_store.py) against fsspec's in-memory
 filesystem: no server, no subprocess. The same code runs against S3 in
 tests/test_object_store.py."""
 
@@ -17,12 +17,16 @@ import pytest
 fsspec = pytest.importorskip("fsspec", reason="fsspec is not installed (pip install 'pytest-memento[s3]')")
 
 from pytest_memento.compaction import compact  # noqa: E402
-from pytest_memento.remote import Mirror, Remote, RemoteError, cache_dir_for, display_url, is_url  # noqa: E402
+from pytest_memento.mirror import Mirror  # noqa: E402
+from pytest_memento.remote import Remote, RemoteError  # noqa: E402
 from pytest_memento.remote_store import MirroredStore, StoreLocation, open_store, store_exists  # noqa: E402
-from pytest_memento.segments import encode_line  # noqa: E402
-from pytest_memento.settings import SettingsError, Sources, resolve_store  # noqa: E402
+from pytest_memento.segment_format import encode_line  # noqa: E402
+from pytest_memento.settings import resolve_store  # noqa: E402
 from pytest_memento.signing import Signer  # noqa: E402
-from pytest_memento.store import INLINE_LIMIT, ResultStore, StoreWriteError  # noqa: E402
+from pytest_memento.sources import SettingsError, Sources  # noqa: E402
+from pytest_memento.store import INLINE_LIMIT, ResultStore  # noqa: E402
+from pytest_memento.store_urls import cache_dir_for, display_url, is_url  # noqa: E402
+from pytest_memento.write_failures import StoreWriteError  # noqa: E402
 
 KEY_A, KEY_B, KEY_C = "a" * 64, "b" * 64, "c" * 64
 
@@ -281,7 +285,8 @@ def test_local_stores_never_import_fsspec(tmp_path: Path) -> None:
     code = (
         "import sys, pathlib\n"
         "from pytest_memento import plugin, cli\n"
-        "from pytest_memento.settings import Sources, resolve\n"
+        "from pytest_memento.settings import resolve\n"
+        "from pytest_memento.sources import Sources\n"
         "from pytest_memento.session import MementoSession\n"
         f"root = pathlib.Path({str(tmp_path)!r})\n"
         "settings = resolve(Sources({}, {}, {}, root, root))\n"

@@ -19,14 +19,9 @@ import pytest
 
 from pytest_memento.compaction import compact
 from pytest_memento.files import atomic_write
-from pytest_memento.segment_format import encode_line
-from pytest_memento.store import (
-    FORMAT,
-    ResultStore,
-    StoreError,
-    ensure_store_dir,
-    valid_key,
-)
+from pytest_memento.layout import StoreError, ensure_store_dir
+from pytest_memento.segment_format import FORMAT, encode_line, valid_key
+from pytest_memento.store import ResultStore
 
 store_module = importlib.import_module("pytest_memento.store")
 
