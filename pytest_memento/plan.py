@@ -125,8 +125,9 @@ def wall_time(durations: Iterable[float], workers: int, busy: Iterable[float] = 
     """The wall time of ``durations`` over ``workers``: longest first, each
     to the worker free first (what xdist's load scheduling comes close to).
     ``busy`` are the seconds left to workers already busy (one per worker)."""
-    free = sorted(max(0.0, seconds) for seconds in busy)
+    free = [max(0.0, seconds) for seconds in busy]
     free += [0.0] * (max(1, workers) - len(free))
+    heapq.heapify(free)
     for duration in sorted(durations, reverse=True):
         heapq.heappush(free, heapq.heappop(free) + duration)
     return max(free)
