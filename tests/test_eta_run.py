@@ -70,6 +70,12 @@ def run_in_terminal(pytester: pytest.Pytester, *args: str, sleep: str = "0.1", t
     return [line.rsplit("\r", 1)[-1] for line in text.replace("\r\n", "\n").split("\n")]
 
 
+def done_counts(lines: list[str]) -> dict[int, int]:
+    """Line index -> configurations done, of each time-left line."""
+    found = {index: LEFT.match(line) for index, line in enumerate(lines)}
+    return {index: int(match.group(1)) for index, match in found.items() if match}
+
+
 def shown(lines: list[str]) -> list[str]:
     return [line for line in lines if "configurations to run" in line]
 
@@ -85,16 +91,15 @@ def test_time_left_between_progress_lines_and_the_error_at_the_end(
 
     lines = run_in_terminal(pytester, *MODES[mode], "--memento-rerun")
     assert any("41 passed" in line for line in lines), "\n".join(lines)
-    left = [line for line in lines if LEFT.match(line)]
-    assert left and LEFT.match(left[0]).group(1) == "0", "\n".join(lines)  # type: ignore[union-attr]
-    done = [int(LEFT.match(line).group(1)) for line in left]  # type: ignore[union-attr]
-    assert max(done) > 0, "\n".join(lines)  # updated as configurations finish
-    assert done == sorted(done)
+    done = done_counts(lines)
+    assert list(done.values())[:1] == [0], "\n".join(lines)  # the first line: before anything ran
+    assert max(done.values()) > 0, "\n".join(lines)  # updated as configurations finish
+    assert list(done.values()) == sorted(done.values())
     # Each line alone on its line, never inside pytest's line of letters,
     # and the line before a later one is a complete progress line.
     assert all(line.startswith("memento: ") for line in shown(lines)), "\n".join(lines)
-    for index, line in enumerate(lines):
-        if LEFT.match(line) and LEFT.match(line).group(1) != "0":  # type: ignore[union-attr]
+    for index, count in done.items():
+        if count:
             assert re.search(r"\[ ?\d+%\]$", lines[index - 1]), "\n".join(lines)
     progress = [line for line in lines if re.search(r"[.]{3,}.*\[ ?\d+%\]$", line)]
     letters = [re.sub(r"^\S+\.py ", "", line) for line in progress]
@@ -126,7 +131,7 @@ def test_with_verbose_a_line_goes_between_two_items(pytester: pytest.Pytester) -
 
     lines = run_in_terminal(pytester, "-p", "no:xdist", "-v", "--memento-rerun", sleep="0.05")
     assert any("41 passed" in line for line in lines), "\n".join(lines)
-    later = [i for i, line in enumerate(lines) if LEFT.match(line) and not line.startswith("memento: 0/")]
+    later = [index for index, count in done_counts(lines).items() if count]
     assert later, "\n".join(lines)
     for index in later:
         assert re.search(r"PASSED +\[ ?\d+%\]$", lines[index - 1]), "\n".join(lines)
