@@ -15,6 +15,11 @@ letters, run log, table and json-report metadata), while the scheduler
 hands out only the items that run. A replacement worker is given the list
 of items taken out and drops exactly those.
 
+When the controller shows the time left (``memento_eta`` in
+``workerinput``, :mod:`.eta_hooks`), the file also holds ``estimates``:
+node id -> estimated seconds (null: unknown) of every matrix item the
+worker keeps, and it is written even when no item was taken out.
+
 A worker that cannot see the hand-off directory (another machine) keeps
 every item and decides as it runs them, as without this module.
 """
@@ -30,7 +35,8 @@ from typing import Any
 
 import pytest
 
-from . import lifecycle
+from . import eta_hooks, lifecycle
+from .decide import Decision
 from .files import atomic_write
 from .items import decided, unrun_outcome
 from .snapshot import SnapshotStore
@@ -69,22 +75,28 @@ def drop_unrun(config: pytest.Config, items: list[pytest.Item]) -> None:
         session.store.root, workerinput.get("memento_snapshot", {}), session.store.on_problem, session.store.signer
     )
     kept: list[pytest.Item] = []
+    runs: list[tuple[pytest.Item, Decision]] = []
     handed: list[dict[str, Any]] = []
     for item in items:
         decision = decided(item, snapshot)
         unrun = unrun_outcome(item, decision) if decision is not None else None
         if unrun is None:
             kept.append(item)
+            if decision is not None:
+                runs.append((item, decision))
             continue
         reports = reports_without_running(item, *unrun, json_report=session.json_report)
         serialized = [config.hook.pytest_report_to_serializable(config=config, report=r) for r in reports]
         handed.append({"nodeid": item.nodeid, "location": list(item.location), "reports": serialized})
+    estimates = eta_hooks.estimates_of(config, runs, snapshot) if workerinput.get("memento_eta") else {}
     snapshot.close()
-    if not handed:
+    if not handed and not estimates:
         return
-    atomic_write(directory / f"{workerinput['workerid']}.json", json.dumps({"items": handed}).encode())
-    lifecycle.activate(config)
-    items[:] = kept
+    data = {"items": handed, "estimates": estimates}
+    atomic_write(directory / f"{workerinput['workerid']}.json", json.dumps(data).encode())
+    if handed:
+        lifecycle.activate(config)
+        items[:] = kept
 
 
 class ControllerHandoff:
@@ -102,6 +114,8 @@ class ControllerHandoff:
         self.scheduled = 0
         #: Reports of the first worker not reported yet.
         self.pending: list[dict[str, Any]] = []
+        #: Estimated seconds of the items the workers run (None until a worker collected).
+        self.estimates: dict[str, float | None] | None = None
 
     def workerinput(self) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -126,11 +140,13 @@ class ControllerHandoff:
         try:
             data = json.loads((self.directory / f"{worker}.json").read_bytes())
         except FileNotFoundError:
-            self.dropped = []
+            self.dropped, self.estimates = [], {}
             return
         self.pending = data["items"]
+        self.estimates = data.get("estimates", {})
         self.dropped = [entry["nodeid"] for entry in self.pending]
-        lifecycle.activate(config, create=False)
+        if self.pending:
+            lifecycle.activate(config, create=False)
 
     def report(self, config: pytest.Config) -> None:
         """Report the items no worker runs (once, when the first item that

@@ -24,6 +24,7 @@ __all__ = [
     "ExperimentPlan",
     "Planned",
     "category_of",
+    "estimates",
     "format_seconds",
     "plan_experiments",
     "render",
@@ -80,35 +81,53 @@ class ExperimentPlan:
         return sum(self.counts.values())
 
 
+def estimates(planned: Sequence[Planned], stored: Mapping[str, Sequence[float]]) -> list[float | None]:
+    """The estimated seconds of each of ``planned``, in order: None for one
+    that does not run or has nothing to be estimated from. ``stored`` gives
+    each experiment's stored durations (all its configurations that have a
+    result, selected or not)."""
+    medians: dict[str, float | None] = {}
+    found: list[float | None] = []
+    for item in planned:
+        if item.category not in RUNS:
+            found.append(None)
+            continue
+        if item.experiment not in medians:
+            durations = stored.get(item.experiment, ())
+            medians[item.experiment] = statistics.median(durations) if durations else None
+        estimate = item.duration if item.duration is not None else medians[item.experiment]
+        found.append(None if estimate is None else max(0.0, estimate))
+    return found
+
+
 def plan_experiments(planned: Iterable[Planned], stored: Mapping[str, Sequence[float]]) -> list[ExperimentPlan]:
     """One :class:`ExperimentPlan` per experiment, in the order first met;
-    ``stored`` gives each experiment's stored durations (all its configurations
-    that have a result, selected or not)."""
+    ``stored`` as for :func:`estimates`."""
+    chosen = list(planned)
     plans: dict[str, ExperimentPlan] = {}
-    medians: dict[str, float | None] = {}
-    for item in planned:
+    for item, estimate in zip(chosen, estimates(chosen, stored), strict=True):
         plan = plans.get(item.experiment)
         if plan is None:
             plan = plans[item.experiment] = ExperimentPlan(item.experiment)
-            durations = stored.get(item.experiment, ())
-            medians[item.experiment] = statistics.median(durations) if durations else None
         plan.counts[item.category] = plan.counts.get(item.category, 0) + 1
         if item.category in ("stale", "error"):
             plan.reasons[item.reason] = plan.reasons.get(item.reason, 0) + 1
         if item.category not in RUNS:
             continue
-        estimate = item.duration if item.duration is not None else medians[item.experiment]
         if estimate is None:
             plan.unknown += 1
         else:
-            plan.estimates.append(max(0.0, estimate))
+            plan.estimates.append(estimate)
     return list(plans.values())
 
 
-def wall_time(durations: Iterable[float], workers: int) -> float:
+def wall_time(durations: Iterable[float], workers: int, busy: Iterable[float] = ()) -> float:
     """The wall time of ``durations`` over ``workers``: longest first, each
-    to the worker free first (what xdist's load scheduling comes close to)."""
-    free = [0.0] * max(1, workers)
+    to the worker free first (what xdist's load scheduling comes close to).
+    ``busy`` are the seconds left to workers already busy (one per worker)."""
+    free = [max(0.0, seconds) for seconds in busy]
+    free += [0.0] * (max(1, workers) - len(free))
+    heapq.heapify(free)
     for duration in sorted(durations, reverse=True):
         heapq.heappush(free, heapq.heappop(free) + duration)
     return max(free)

@@ -11,17 +11,20 @@ plan is printed and the run loop ends without running anything.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
 
-from .decide import Action
+from .cases import Case
+from .decide import Action, Decision
 from .fingerprint import InputError
 from .items import fingerprint_of
 from .plan import Planned, category_of, plan_experiments, render
 from .state import ITEM_KEY, SESSION_KEY
+from .store import ResultStore
 
-__all__ = ["PlanGlue", "register", "turn_off_workers"]
+__all__ = ["PlanGlue", "planned_from", "register", "stored_durations", "turn_off_workers"]
 
 WORKERS_KEY = pytest.StashKey[int]()
 
@@ -68,10 +71,7 @@ class PlanGlue:
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
         memento = self.config.stash[SESSION_KEY]
         planned = [self._planned(item) for item in session.items]
-        stored: dict[str, list[float]] = {}
-        for experiment, keys in self.keys.items():
-            entries = (memento.store.get(key) for key in keys)
-            stored[experiment] = [entry.duration for entry in entries if entry is not None]
+        stored = stored_durations(memento.store, self.keys)
         workers = self.config.stash.get(WORKERS_KEY, 1)
         lines = render(plan_experiments([p for p in planned if p is not None], stored), workers)
         reporter: Any = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -96,8 +96,22 @@ class PlanGlue:
             fingerprint = fingerprint_of(item, case)
         except InputError as exc:
             return Planned(case.experiment, "error", str(exc))
-        decision = memento.decide(case, item.nodeid, fingerprint)
-        category = category_of(decision.action.value, decision.reason)
-        entry = decision.entry if decision.entry is not None else memento.store.get(case.key)
-        duration = entry.duration if entry is not None and decision.action is Action.RUN else None
-        return Planned(case.experiment, category, decision.reason, duration)
+        return planned_from(case, memento.decide(case, item.nodeid, fingerprint), memento.store)
+
+
+def planned_from(case: Case, decision: Decision, store: ResultStore) -> Planned:
+    """What :mod:`.plan` needs of one decided configuration (its own last
+    duration only when it runs: a cached one costs nothing)."""
+    category = category_of(decision.action.value, decision.reason)
+    entry = decision.entry if decision.entry is not None else store.get(case.key)
+    duration = entry.duration if entry is not None and decision.action is Action.RUN else None
+    return Planned(case.experiment, category, decision.reason, duration)
+
+
+def stored_durations(store: ResultStore, keys: Mapping[str, Iterable[str]]) -> dict[str, list[float]]:
+    """Per experiment, the stored durations of its configurations ``keys``."""
+    found: dict[str, list[float]] = {}
+    for experiment, chosen in keys.items():
+        entries = (store.get(key) for key in chosen)
+        found[experiment] = [entry.duration for entry in entries if entry is not None]
+    return found

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from . import collect, handoff, items, lifecycle, plan_hooks, regressions, summary, workers
+from . import collect, eta_hooks, handoff, items, lifecycle, plan_hooks, regressions, summary, workers
 from .checkpoint import Checkpoint
 from .matrix import Config, specs_of
 from .notifier_settings import EMAIL_INI
@@ -239,6 +239,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(XdistGlue(session, config), "memento-xdist")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Time left, on a terminal only; the terminal reporter is there by now,
+    # and xdist starts its workers after this (trylast).
+    eta_hooks.register(session.config)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makeitem(
     collector: pytest.Module | pytest.Class, name: str, obj: object
@@ -358,7 +364,8 @@ def pytest_json_runtest_metadata(item: pytest.Item, call: pytest.CallInfo[None])
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
     observer = config.pluginmanager.get_plugin("memento-observer")
     running = observer.running if isinstance(observer, summary.ReportObserver) else {}
-    summary.terminal_summary(terminalreporter, config.stash[SESSION_KEY], exitstatus, running)
+    extra = eta_hooks.summary_lines(config)
+    summary.terminal_summary(terminalreporter, config.stash[SESSION_KEY], exitstatus, running, extra)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -27,6 +27,11 @@ loudly when a pytest release breaks either use.
    ``item._fixtureinfo.name2fixturedefs`` (name -> the visible definitions,
    the one used last); ``FixtureDef.func``, ``.argname`` and ``.argnames``
    are its documented fields. Checked with pytest 8.0.0 and 9.2.0.
+5. Whether the terminal is at the start of a line, for the time-left line
+   (:mod:`.eta_hooks`), so it never lands in the middle of a line of
+   progress letters: the terminal writer (public ``get_terminal_writer``)
+   counts ``width_of_current_line``, what pytest's own progress
+   ``[ 50%]`` is placed by.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["builtin_teardown", "fixture_functions", "fixture_names", "terminal_width"]
+__all__ = ["builtin_teardown", "fixture_functions", "fixture_names", "line_width", "terminal_width"]
 
 #: Width used when the terminal writer cannot tell (no terminal plugin).
 DEFAULT_WIDTH = 100
@@ -91,3 +96,13 @@ def terminal_width(config: pytest.Config) -> int:
         return int(config.get_terminal_writer().fullwidth)
     except Exception:  # no terminal writer (terminal plugin disabled)
         return DEFAULT_WIDTH
+
+
+def line_width(config: pytest.Config) -> int | None:
+    """How much of the terminal's current line is written (0 at the start
+    of a line), or None when this pytest does not say."""
+    try:
+        width = config.get_terminal_writer().width_of_current_line
+    except Exception:  # no terminal writer (terminal plugin disabled)
+        return None
+    return width if isinstance(width, int) else None

@@ -173,6 +173,11 @@ class MementoSession:
         problems, self._problems[:] = list(self._problems), []
         return problems
 
+    def put_back_problems(self, problems: Sequence[str]) -> None:
+        """Problems taken by a decision made ahead of time (the time-left
+        estimate): the decision that counts carries them."""
+        self._problems[:0] = problems
+
     def experiment_id(self, module_path: Path, qualname: str) -> str:
         """``<rootdir-relative posix path>::<qualname>``: no absolute paths,
         so a copied or moved project keeps its keys."""
@@ -186,6 +191,10 @@ class MementoSession:
         """Every configuration of ``experiment``, selected or not: the code
         recorded as its current one covers them all (``memento list --stale``)."""
         self._cases[experiment] = cases
+
+    def cases_of(self, experiment: str) -> Sequence[Case]:
+        """Every configuration of ``experiment`` collected (selected or not)."""
+        return self._cases.get(experiment, ())
 
     def fingerprint(
         self,

@@ -122,8 +122,14 @@ def interrupted_lines(session: MementoSession, running: Iterable[str]) -> list[s
 
 
 def terminal_summary(
-    reporter: pytest.TerminalReporter, session: MementoSession, exitstatus: int, running: Iterable[str] = ()
+    reporter: pytest.TerminalReporter,
+    session: MementoSession,
+    exitstatus: int,
+    running: Iterable[str] = (),
+    extra: Iterable[str] = (),
 ) -> None:
+    """The memento section; ``extra`` are lines to add after the counts
+    (the time estimate's error)."""
     log = session.log
     stopped = interrupted_lines(session, running) if exitstatus == pytest.ExitCode.INTERRUPTED else []
     failures = session.store.failures
@@ -147,6 +153,8 @@ def terminal_summary(
     not_run = log.not_run()
     if not_run:
         reporter.write_line("not run: " + ", ".join(f"{what} ({n})" for what, n in not_run.items()))
+    for line in extra:
+        reporter.write_line(line)
     for line in baseline_summary(session):
         reporter.write_line(line)
     for line in log.outputs:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from . import lifecycle
+from . import eta_hooks, lifecycle
 from .handoff import ControllerHandoff
 from .session import MementoSession
 from .summary import resume_note
@@ -78,6 +78,8 @@ class XdistGlue:
         if self.handoff is None:  # before the first worker starts: the one snapshot all decide from
             self.handoff = ControllerHandoff(self.session.store.snapshot())
         node.workerinput.update(self.handoff.workerinput())
+        if self.config is not None and self.config.pluginmanager.has_plugin(eta_hooks.NAME):
+            node.workerinput["memento_eta"] = True  # the time left needs the workers' estimates
         settings = self.session.settings
         node.workerinput["memento_dir"] = settings.store_url or str(settings.store_dir)
         # Keys are relative to the project root: a worker (remote ones too) finds it from its own rootdir.

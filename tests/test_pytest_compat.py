@@ -95,3 +95,24 @@ def test_fixture_functions_are_the_closure_with_overridden_definitions(pytester:
     assert "test_a.raw" in names
     assert any(name.endswith(".tmp_path") for name in names)  # an installed fixture is listed too
     assert "conftest.unused" not in names
+
+
+def test_the_current_line_width_is_read(pytester: pytest.Pytester) -> None:
+    """The time-left line is written only at a line start: line_width must
+    follow what pytest's terminal writer wrote."""
+    pytester.makeconftest(
+        """
+        from pytest_memento.pytest_compat import line_width
+
+        def pytest_sessionfinish(session):
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            reporter.write("\\n")
+            at_start = line_width(session.config)
+            reporter.write("abc")
+            after = line_width(session.config)
+            reporter.write_line(f"WIDTHS {at_start} {after}")
+        """
+    )
+    pytester.makepyfile("def test_one(): pass")
+    result = pytester.runpytest_subprocess("-p", "no:xdist")
+    result.stdout.fnmatch_lines(["*WIDTHS 0 3*"])
