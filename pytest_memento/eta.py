@@ -21,7 +21,8 @@ duration, else its experiment's median, else unknown). As they finish:
 
 At the end, the estimate made before the run (the known estimates spread
 over the workers) is compared with the wall time from the first
-configuration that ran starting to the last one finishing.
+configuration that ran starting to the last one finishing, and the
+difference in percent when the estimate was at least a second.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from .plan import format_seconds, wall_time
 
 __all__ = ["Eta", "interval_for", "signed_percent"]
 
+#: Below this estimate (seconds), the error in percent says nothing (0.001 s estimated, 0.5 s taken).
+PERCENT_FROM = 1.0
 #: Seconds between two time-left lines: a twentieth of the estimated run, within these.
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 60.0
@@ -148,5 +151,5 @@ class Eta:
         took = self.last_finish - self.first_start
         if len(self.finished) < total:
             return f"{head}; stopped after {len(self.finished)} of them, in {format_seconds(took)}"
-        percent = signed_percent(took, self.total)
+        percent = signed_percent(took, self.total) if self.total >= PERCENT_FROM else ""
         return f"{head}, took {format_seconds(took)}" + (f" ({percent})" if percent else "")

@@ -130,6 +130,10 @@ def test_the_error_line_when_faster_exact_unknown_or_stopped() -> None:
     assert exact.error_line() == (
         "memento: estimated 10s for 2 configurations to run (1 of unknown duration), took 10s (0%)"
     )
+    tiny = Eta({"a": 0.001})
+    tiny.start("a", 0.0)
+    tiny.finish("a", 0.5)
+    assert tiny.error_line() == "memento: estimated 0.0s for 1 configuration to run, took 0.5s"  # no +49900%
     stopped = Eta({"a": 10.0, "b": 10.0})
     assert stopped.error_line() == "memento: estimated 20s for 2 configurations to run; none finished"
     stopped.start("a", 0.0)

@@ -6,10 +6,9 @@ with ``-n 2``."""
 from __future__ import annotations
 
 import os
-import pty
 import re
 import select
-import signal
+import subprocess
 import sys
 import time
 
@@ -36,36 +35,35 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 def run_in_terminal(pytester: pytest.Pytester, *args: str, sleep: str = "0.1", timeout: float = 120) -> list[str]:
     """Run pytest with its output on a pseudo-terminal 40 columns wide;
-    the lines it wrote, without colours."""
+    the lines it wrote, without colours. (``os.openpty`` and a subprocess,
+    not ``pty.fork``: forking a process with threads warns on Python 3.12+.)"""
     env = {**os.environ, "COLUMNS": "40", "LINES": "24", "TERM": "xterm", "SLEEP": sleep}
     env.pop("PYTEST_XDIST_WORKER", None)
     command = [sys.executable, "-m", "pytest", "-p", "no:randomly", *args]
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: stdout and stderr are the terminal
-        try:
-            os.chdir(pytester.path)
-            os.execve(sys.executable, command, env)
-        finally:
-            os._exit(127)
+    main, child = os.openpty()
+    process = subprocess.Popen(command, cwd=pytester.path, env=env, stdin=child, stdout=child, stderr=child)
+    os.close(child)
     output = b""
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 1.0)
+            ready, _, _ = select.select([main], [], [], 1.0)
             if not ready:
+                if process.poll() is not None:
+                    break
                 continue
             try:
-                chunk = os.read(fd, 65536)
+                chunk = os.read(main, 65536)
             except OSError:  # the child closed the terminal: it is done
                 break
             if not chunk:
                 break
             output += chunk
         else:
-            os.kill(pid, signal.SIGKILL)
+            process.kill()
     finally:
-        os.close(fd)
-        os.waitpid(pid, 0)
+        os.close(main)
+        process.wait()
     text = ANSI.sub("", output.decode(errors="replace"))
     return [line.rsplit("\r", 1)[-1] for line in text.replace("\r\n", "\n").split("\n")]
 
