@@ -15,7 +15,7 @@ from .cases import Case
 from .expand import expand
 from .hashing import config_hash, config_key, node_key
 from .matrix import Config, MatrixError, case_of_config, specs_of
-from .pytest_compat import fixture_names
+from .pytest_compat import fixture_names, share_location
 from .shard import shard_of
 from .state import ITEM_KEY, SESSION_KEY, ItemState
 
@@ -135,10 +135,13 @@ def attach_case(item: pytest.Item) -> None:
     case = case_of_config(config) if isinstance(config, Config) else None
     if isinstance(case, Case):
         item.stash[ITEM_KEY] = ItemState(case=case)
+        share_location(item, item.config.stash[SESSION_KEY].locations)
 
 
 def forget_expansions(config: pytest.Config) -> None:
-    config.stash[SESSION_KEY].expansions.clear()
+    session = config.stash[SESSION_KEY]
+    session.expansions.clear()
+    session.locations.clear()
 
 
 def case_of(item: pytest.Item) -> Case | None:

@@ -32,16 +32,35 @@ loudly when a pytest release breaks either use.
    progress letters: the terminal writer (public ``get_terminal_writer``)
    counts ``width_of_current_line``, what pytest's own progress
    ``[ 50%]`` is placed by.
+6. One location per experiment function. pytest computes an item's
+   ``location`` (file, line, name: what every report carries) from its
+   function's source position, again for each item: on a 10,000-item grid
+   that is about a tenth of a cached rerun. Every configuration of one
+   matrix function has the same file and line, so they are found once per
+   function and the item's ``location`` (a ``functools.cached_property``
+   of ``pytest.Item``, documented as the tuple it returns) is filled in
+   with the item's own name (its public ``getmodpath()``). Done only for
+   plain ``pytest.Function`` items whose ``reportinfo`` and ``location``
+   are pytest's own; the test compares every shared location with the one
+   pytest computes.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-__all__ = ["builtin_teardown", "fixture_functions", "fixture_names", "line_width", "terminal_width"]
+__all__ = [
+    "builtin_teardown",
+    "fixture_functions",
+    "fixture_names",
+    "line_width",
+    "share_location",
+    "terminal_width",
+]
 
 #: Width used when the terminal writer cannot tell (no terminal plugin).
 DEFAULT_WIDTH = 100
@@ -106,3 +125,23 @@ def line_width(config: pytest.Config) -> int | None:
     except Exception:  # no terminal writer (terminal plugin disabled)
         return None
     return width if isinstance(width, int) else None
+
+
+_PYTEST_LOCATION = pytest.Item.__dict__.get("location")
+_PYTEST_REPORTINFO = getattr(pytest.Function, "reportinfo", None)
+
+
+def share_location(item: pytest.Item, found: dict[Any, tuple[str, int | None]]) -> None:
+    """Fill in ``item.location`` from the file and line already found for
+    its function (in ``found``, keyed by function), or find them now."""
+    if type(item) is not pytest.Function or not isinstance(_PYTEST_LOCATION, functools.cached_property):
+        return
+    if type(item).reportinfo is not _PYTEST_REPORTINFO or "location" in item.__dict__:
+        return
+    function = item.function
+    place = found.get(function)
+    if place is None:
+        relpath, lineno, _name = item.location
+        found[function] = (relpath, lineno)
+        return
+    item.__dict__["location"] = (*place, item.getmodpath())

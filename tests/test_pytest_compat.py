@@ -116,3 +116,49 @@ def test_the_current_line_width_is_read(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_one(): pass")
     result = pytester.runpytest_subprocess("-p", "no:xdist")
     result.stdout.fnmatch_lines(["*WIDTHS 0 3*"])
+
+
+def test_shared_locations_are_the_ones_pytest_computes(pytester: pytest.Pytester) -> None:
+    """Items of one matrix function get their location from the first one;
+    each must equal what pytest's own ``reportinfo`` gives, in a module and
+    in a class, and the items must really have been shared."""
+    pytester.makeconftest(
+        """
+        import functools
+        import pytest
+
+        def pytest_collection_finish(session):
+            shared = 0
+            for item in session.items:
+                if "location" in item.__dict__ and "[" in item.name:
+                    shared += 1
+                given = item.location
+                path, lineno, name = item.reportinfo()
+                fresh = (session._node_location_to_relpath(path), lineno, name)
+                assert given == fresh, (given, fresh)
+            print(f"SHARED {shared} OF {len(session.items)}")
+        """
+    )
+    pytester.makepyfile(
+        test_grid="""
+        import pytest_memento as memento
+
+        def helper():
+            pass
+
+        @memento.matrix(parameters={"a": [1, 2, 3]})
+        def test_grid(config):
+            return {"a": config.a}
+
+        class TestInClass:
+            @memento.matrix(parameters={"b": ["x", "y"]})
+            def test_method(self, config):
+                return {"b": config.b}
+
+        def test_plain():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "--collect-only", "-q", "-s")
+    result.stdout.fnmatch_lines(["*SHARED 5 OF 6*"])
+    assert result.ret == 0
