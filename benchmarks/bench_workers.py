@@ -18,6 +18,12 @@ Usage::
 
     python benchmarks/bench_workers.py [--size 10000] [--repeat 3] [--profile]
 
+The grid also times a floor without xdist: the plain grid reported by a
+ten-line plugin (``floor_plugin.py`` below) that reports every item passed
+without setting it up or calling it. That is what pytest itself costs for
+start-up, collection and one report per item: no cached rerun can be
+cheaper, and ``floor / plain`` says how far below 0.35 it lies.
+
 ``--profile`` also prints the top of a cProfile of one cached run without
 xdist (where the time goes when a target is missed).
 """
@@ -44,6 +50,24 @@ MODES = {"no-xdist": ["-p", "no:xdist"], "n2": ["-n", "2"]}
 TARGETS = {("cached", "no-xdist"): 0.35, ("cached", "n2"): 0.35, ("cold", "no-xdist"): 1.10, ("cold", "n2"): 1.15}
 
 
+FLOOR_PLUGIN = """\
+import time
+
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    now = time.time()
+    keywords = dict.fromkeys(item.keywords, 1)
+    report = pytest.TestReport(item.nodeid, item.location, keywords, "passed", None, "call", start=now, stop=now)
+    item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+"""
+
+
 def verdict(value: float, target: float) -> str:
     return f"(target <= {target:.2f}: {'pass' if value <= target else 'MISS'})"
 
@@ -56,6 +80,7 @@ def trivial_grid(size: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory(prefix="memento-bench-") as tmp:
         root = Path(tmp)
         w.write_sources(root, w.TRIVIAL_GRID_FILES, rows=rows, cols=cols)
+        (root / "floor_plugin.py").write_text(FLOOR_PLUGIN)
         run(root, "test_plain.py", ["-p", "no:xdist", "-p", "no:memento"])  # warm caches and bytecode
         for _ in range(repeat):
             for mode, extra in MODES.items():
@@ -63,15 +88,21 @@ def trivial_grid(size: int, repeat: int) -> None:
                 samples.setdefault(("cold", mode), []).append(run(root, "test_matrix.py", extra))
                 samples.setdefault(("cached", mode), []).append(run(root, "test_matrix.py", extra))
                 samples.setdefault(("plain", mode), []).append(run(root, "test_plain.py", [*extra, "-p", "no:memento"]))
+            floor = ["-p", "no:xdist", "-p", "no:memento", "-p", "floor_plugin"]
+            samples.setdefault(("floor", "no-xdist"), []).append(run(root, "test_plain.py", floor))
     print(f"1. grid of {size} trivial configurations, {repeat} runs each")
     for mode in MODES:
         print(f"  pytest {' '.join(MODES[mode])}")
-        for kind in ("cold", "cached", "plain"):
+        kinds = [kind for kind in ("cold", "cached", "plain", "floor") if (kind, mode) in samples]
+        for kind in kinds:
             print("    " + describe(kind, samples[(kind, mode)], size))
         plain = statistics.median(samples[("plain", mode)])
-        for kind in ("cold", "cached"):
+        for kind in kinds:
             ratio = statistics.median(samples[(kind, mode)]) / plain
-            print(f"    {kind} / plain = {ratio:.2f}  {verdict(ratio, TARGETS[(kind, mode)])}")
+            if (kind, mode) in TARGETS:
+                print(f"    {kind} / plain = {ratio:.2f}  {verdict(ratio, TARGETS[(kind, mode)])}")
+            elif kind == "floor":
+                print(f"    floor / plain = {ratio:.2f}  (pytest's own start-up, collection and reporting)")
 
 
 def example_grid(repeat: int) -> None:
