@@ -42,7 +42,7 @@ loudly when a pytest release breaks either use.
    with the item's own name (its public ``getmodpath()``). Done only for
    plain ``pytest.Function`` items whose ``reportinfo`` and ``location``
    are pytest's own; the test compares every shared location with the one
-   pytest computes.
+   pytest computes. Read against the pytest 8.0.0 and 9.2.0 sources.
 """
 
 from __future__ import annotations
