@@ -15,7 +15,8 @@ from .cases import Case
 from .expand import expand
 from .hashing import config_hash, config_key, node_key
 from .matrix import Config, MatrixError, case_of_config, specs_of
-from .pytest_compat import fixture_names, share_location
+from .pytest_compat import fixture_names
+from .pytest_compat import share_locations as share_locations_of
 from .shard import shard_of
 from .state import ITEM_KEY, SESSION_KEY, ItemState
 
@@ -135,13 +136,15 @@ def attach_case(item: pytest.Item) -> None:
     case = case_of_config(config) if isinstance(config, Config) else None
     if isinstance(case, Case):
         item.stash[ITEM_KEY] = ItemState(case=case)
-        share_location(item, item.config.stash[SESSION_KEY].locations)
 
 
 def forget_expansions(config: pytest.Config) -> None:
-    session = config.stash[SESSION_KEY]
-    session.expansions.clear()
-    session.locations.clear()
+    config.stash[SESSION_KEY].expansions.clear()
+
+
+def share_locations(items: list[pytest.Item]) -> None:
+    """Each matrix function's file and line found once, not once per item."""
+    share_locations_of(items, lambda item: ITEM_KEY in item.stash)
 
 
 def case_of(item: pytest.Item) -> Case | None:

@@ -284,6 +284,8 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     # After -k/-m have deselected: the same selection gives the same split.
     collect.keep_shard(config, items)
+    # Of the items kept: one source look-up per function for item.location.
+    collect.share_locations(items)
     # An xdist worker: what will not run is reported by the controller.
     handoff.drop_unrun(config, items)
 

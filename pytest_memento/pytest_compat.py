@@ -37,7 +37,9 @@ loudly when a pytest release breaks either use.
    function's source position, again for each item: on a 10,000-item grid
    that is about a tenth of a cached rerun. Every configuration of one
    matrix function has the same file and line, so they are found once per
-   function and the item's ``location`` (a ``functools.cached_property``
+   function and, once collection has selected the items (after ``-k``,
+   ``-m``, the shard and other plugins' ``pytest_collection_modifyitems``),
+   the item's ``location`` (a ``functools.cached_property``
    of ``pytest.Item``, documented as the tuple it returns) is filled in
    with the item's own name (its public ``getmodpath()``). Done only for
    plain ``pytest.Function`` items whose ``reportinfo`` and ``location``
@@ -58,7 +60,7 @@ __all__ = [
     "fixture_functions",
     "fixture_names",
     "line_width",
-    "share_location",
+    "share_locations",
     "terminal_width",
 ]
 
@@ -131,17 +133,24 @@ _PYTEST_LOCATION = pytest.Item.__dict__.get("location")
 _PYTEST_REPORTINFO = getattr(pytest.Function, "reportinfo", None)
 
 
-def share_location(item: pytest.Item, found: dict[Any, tuple[str, int | None]]) -> None:
-    """Fill in ``item.location`` from the file and line already found for
-    its function (in ``found``, keyed by function), or find them now."""
-    if type(item) is not pytest.Function or not isinstance(_PYTEST_LOCATION, functools.cached_property):
+def share_locations(items: list[pytest.Item], matrix: Callable[[pytest.Item], bool]) -> None:
+    """Fill in ``item.location`` for the ``matrix`` items of ``items`` from
+    the file and line found once per function (see the module docstring)."""
+    if not isinstance(_PYTEST_LOCATION, functools.cached_property):
         return
-    if type(item).reportinfo is not _PYTEST_REPORTINFO or "location" in item.__dict__:
-        return
-    function = item.function
-    place = found.get(function)
-    if place is None:
-        relpath, lineno, _name = item.location
-        found[function] = (relpath, lineno)
-        return
-    item.__dict__["location"] = (*place, item.getmodpath())
+    found: dict[Any, tuple[str, int | None]] = {}
+    for item in items:
+        if type(item) is not pytest.Function or type(item).reportinfo is not _PYTEST_REPORTINFO:
+            continue
+        if "location" in item.__dict__ or not matrix(item):
+            continue
+        function = item.function
+        try:
+            place = found.get(function)
+        except TypeError:  # an unhashable callable: pytest's own way
+            continue
+        if place is None:
+            relpath, lineno, _name = item.location
+            found[function] = (relpath, lineno)
+            continue
+        item.__dict__["location"] = (*place, item.getmodpath())

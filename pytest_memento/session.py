@@ -152,8 +152,6 @@ class MementoSession:
         self.log = RunLog()
         #: Matrix functions expanded early (at ``pytest_pycollect_makeitem``), until parametrized.
         self.expansions: dict[Any, tuple[str, list[Case]]] = {}
-        # File and line of each matrix function, during collection (pytest_compat.share_location).
-        self.locations: dict[Any, tuple[str, int | None]] = {}
         #: Per parent node id: whether a skip, skipif or xfail mark applies to its items.
         self.parent_skips: dict[str, bool] = {}
 

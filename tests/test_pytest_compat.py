@@ -119,46 +119,74 @@ def test_the_current_line_width_is_read(pytester: pytest.Pytester) -> None:
 
 
 def test_shared_locations_are_the_ones_pytest_computes(pytester: pytest.Pytester) -> None:
-    """Items of one matrix function get their location from the first one;
-    each must equal what pytest's own ``reportinfo`` gives, in a module and
-    in a class, and the items must really have been shared."""
+    """Items of one matrix function get their location from the first one:
+    each must equal what pytest's own ``reportinfo`` gives (a module, a
+    class, an inherited method, a nested class, a function imported into
+    two modules), and pytest must have looked up each function's source
+    position once, not once per item."""
     pytester.makeconftest(
         """
-        import functools
-        import pytest
+        import collections
+        import _pytest.python
+        from _pytest.pathlib import absolutepath
+
+        LOOKUPS = collections.Counter()
+        _original = _pytest.python.getfslineno
+
+        def _counting(obj):
+            LOOKUPS[getattr(obj, "__name__", "?")] += 1
+            return _original(obj)
+
+        _pytest.python.getfslineno = _counting
 
         def pytest_collection_finish(session):
-            shared = 0
+            counted = dict(LOOKUPS)
             for item in session.items:
-                if "location" in item.__dict__ and "[" in item.name:
-                    shared += 1
                 given = item.location
-                path, lineno, name = item.reportinfo()
-                fresh = (session._node_location_to_relpath(path), lineno, name)
+                path, lineno, name = _original(item.obj) + (item.getmodpath(),)
+                fresh = (session._node_location_to_relpath(absolutepath(path)), lineno, name)
                 assert given == fresh, (given, fresh)
-            print(f"SHARED {shared} OF {len(session.items)}")
+            print("LOOKUPS", " ".join(f"{k}={counted.get(k, 0)}" for k in ("test_grid", "test_method", "test_inner", "test_imported")))
+            print("ITEMS", len(session.items))
         """
     )
     pytester.makepyfile(
-        test_grid="""
+        shared_exp="""
         import pytest_memento as memento
 
-        def helper():
-            pass
+        @memento.matrix(parameters={"c": range(4)})
+        def test_imported(config):
+            return {"c": config.c}
+        """,
+        test_grid="""
+        import pytest_memento as memento
+        from shared_exp import test_imported
 
-        @memento.matrix(parameters={"a": [1, 2, 3]})
+        @memento.matrix(parameters={"a": range(30)})
         def test_grid(config):
             return {"a": config.a}
 
         class TestInClass:
-            @memento.matrix(parameters={"b": ["x", "y"]})
+            @memento.matrix(parameters={"b": ["x", "y", "z"]})
             def test_method(self, config):
                 return {"b": config.b}
 
+        class TestInherited(TestInClass):
+            class TestNested:
+                @memento.matrix(parameters={"d": [1, 2, 3]})
+                def test_inner(self, config):
+                    return {"d": config.d}
+
         def test_plain():
             pass
-        """
+        """,
     )
+    pytester.mkpydir("sub")
+    pytester.path.joinpath("sub", "test_sub.py").write_text("from shared_exp import test_imported\n")
     result = pytester.runpytest_subprocess("-p", "no:xdist", "--collect-only", "-q", "-s")
-    result.stdout.fnmatch_lines(["*SHARED 5 OF 6*"])
-    assert result.ret == 0
+    assert result.ret == 0, result.stdout.str()
+    # 30 + 3 + 3 (inherited) + 3 (nested) + 4 + 4 (imported twice) matrix items and one plain test
+    result.stdout.fnmatch_lines(["ITEMS 48"])
+    counts = dict(part.split("=") for part in result.stdout.str().split("LOOKUPS ")[1].splitlines()[0].split())
+    # Once per function (and once per module a function is collected in, at most), never once per item.
+    assert all(1 <= int(count) <= 2 for count in counts.values()), counts
